@@ -1,0 +1,5 @@
+import sys
+
+from keyless.cli import main
+
+sys.exit(main())

@@ -1,0 +1,111 @@
+"""The `keyless` command line: parse arguments, set up logging, dispatch, map errors.
+
+Each subcommand lives in its own module under keyless.commands, with
+`add_arguments(parser)` and `run(args) -> int`. Command modules import heavy
+libraries inside `run`, so `keyless --help` and small scans start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from keyless import __version__, logs
+from keyless.errors import Error, ExitCode
+from keyless.logs import logger
+
+# Subcommand name -> (module, one-line help). Order is the order of `keyless --help`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "scan": ("keyless.commands.scan", "find static secrets in files, staged changes or history"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the full argument parser, one subparser per command."""
+    parser = argparse.ArgumentParser(
+        prog="keyless",
+        description="CI/CD credential hygiene: exchange CI identity tokens for short-lived "
+        "credentials, and find the static secrets that remain.",
+        epilog="Every option also reads its default from an environment variable, shown in "
+        "its help. Exit codes: 0 clean, 1 findings, 2 usage or configuration error, "
+        "3 internal error, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"keyless {__version__}")
+    _add_verbosity(parser, 0)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = subparsers.add_parser(
+            name, help=help_text, description=_description(module, help_text)
+        )
+        _add_verbosity(sub, argparse.SUPPRESS)
+        module.add_arguments(sub)
+        sub.set_defaults(_module=module)
+    return parser
+
+
+def _description(module: ModuleType, fallback: str) -> str:
+    doc = (module.__doc__ or "").strip()
+    return doc or fallback
+
+
+def _add_verbosity(parser: argparse.ArgumentParser, default: object) -> None:
+    group = parser.add_argument_group("logging")
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=default,
+        help="log more to stderr: -v for progress, -vv for debug (env: KEYLESS_LOGLEVEL)",
+    )
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default if default is argparse.SUPPRESS else False,
+        help="log errors only, and no progress bar",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run keyless with `argv` (default: sys.argv) and return the exit code."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except Error as exc:
+        logs.setup()
+        logger.error("%s", exc.diagnostics())
+        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else ExitCode.USAGE
+    logs.setup(args.verbose, args.quiet)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return ExitCode.USAGE
+    try:
+        return int(args._module.run(args))
+    except Error as exc:
+        logger.error("%s", exc.diagnostics())
+        return exc.exit_code
+    except KeyboardInterrupt:
+        logger.error("interrupted")
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # The reader of stdout went away (for example `keyless scan | head`). Point
+        # stdout at /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.OK
+    except Exception as exc:
+        logger.error(
+            "internal error: %s: %s. This is a bug in keyless; rerun with -v for the traceback "
+            "and report it.",
+            type(exc).__name__,
+            exc,
+            exc_info=args.verbose > 0,
+        )
+        return ExitCode.INTERNAL

@@ -1,0 +1,87 @@
+"""Option helpers shared by the commands: environment defaults, config, output files."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from keyless.errors import UsageError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_name(flag: str) -> str:
+    """Return the environment variable that sets a flag's default: --fail-on -> KEYLESS_FAIL_ON."""
+    return "KEYLESS_" + flag.lstrip("-").replace("-", "_").upper()
+
+
+def add_option(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+    *flags: str,
+    env: str | None = None,
+    **kwargs: Any,
+) -> None:
+    """Add an option whose default comes from an environment variable when it is set.
+
+    The variable defaults to KEYLESS_<LONG_FLAG>. Flags with `action="store_true"`
+    read 1/true/yes/on and 0/false/no/off. Repeatable options (`action="append"`)
+    split the variable on newlines, as CI inputs are written.
+    """
+    long_flag = next(f for f in flags if f.startswith("--"))
+    variable = env or env_name(long_flag)
+    raw = os.environ.get(variable)
+    action = kwargs.get("action")
+    if raw is not None:
+        if action == "store_true":
+            kwargs["default"] = _parse_bool(raw, variable)
+        elif action == "append":
+            kwargs["default"] = [line.strip() for line in raw.splitlines() if line.strip()]
+        elif raw != "":
+            choices = kwargs.get("choices")
+            if choices is not None and raw not in choices:
+                raise UsageError(
+                    f"{variable}={raw!r} is invalid for {long_flag}; "
+                    f"choose from {', '.join(map(str, choices))}"
+                )
+            converter: Callable[[str], Any] = kwargs.get("type") or str
+            try:
+                kwargs["default"] = converter(raw)
+            except (ValueError, argparse.ArgumentTypeError) as exc:
+                raise UsageError(f"{variable}={raw!r} is invalid for {long_flag}: {exc}") from exc
+    help_text = kwargs.get("help")
+    if help_text is not None and help_text is not argparse.SUPPRESS:
+        kwargs["help"] = f"{help_text} (env: {variable})"
+    parser.add_argument(*flags, **kwargs)
+
+
+def _parse_bool(raw: str, variable: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise UsageError(f"{variable}={raw!r} is not a boolean; use true or false")
+
+
+def write_output(text: str, path: str | None) -> None:
+    """Write results to `path`, or to stdout when it is None or '-'."""
+    if path in (None, "-"):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write output: {exc.strerror}") from exc
+
+
+def choices_help(values: Sequence[str]) -> str:
+    """Return `a|b|c` for help text."""
+    return "|".join(values)

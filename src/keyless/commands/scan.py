@@ -1,0 +1,146 @@
+"""Find static secrets in files, in staged changes, or in git history.
+
+With no PATH, keyless scans the current folder: inside a git work tree the files git
+would show (tracked, plus untracked ones not ignored), outside one every file below it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime, timezone
+from pathlib import Path
+
+from keyless.commands.options import add_option, write_output
+from keyless.errors import ExitCode, UsageError
+from keyless.findings import FAIL_ON_CHOICES, fails
+from keyless.report import FORMATS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the `scan` options."""
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="files or folders to scan (default: the current folder)",
+    )
+    add_option(
+        parser,
+        "--staged",
+        action="store_true",
+        help="scan the staged version of each file staged for commit, not the work tree",
+    )
+    add_option(parser, "--format", choices=list(FORMATS), default="text", help="output format")
+    add_option(
+        parser, "--output", "-o", metavar="FILE", help="write results to FILE instead of stdout"
+    )
+    add_option(
+        parser,
+        "--fail-on",
+        choices=FAIL_ON_CHOICES,
+        default="low",
+        help="exit 1 when a finding has this severity or higher",
+    )
+    add_option(
+        parser,
+        "--config",
+        metavar="FILE",
+        help="config file (default: .keyless.toml or [tool.keyless] in pyproject.toml "
+        "at the repository root)",
+    )
+    add_option(
+        parser,
+        "--baseline",
+        metavar="FILE",
+        help="report only findings not listed in this keyless or detect-secrets baseline",
+    )
+    add_option(
+        parser,
+        "--update-baseline",
+        action="store_true",
+        help="write the findings of this scan to the --baseline file and exit 0",
+    )
+    add_option(
+        parser,
+        "--no-inline-allow",
+        action="store_true",
+        help="ignore `keyless: allow[...]` and `pragma: allowlist secret` comments",
+    )
+    add_option(
+        parser,
+        "--exclude",
+        action="append",
+        metavar="GLOB",
+        default=[],
+        help="skip paths matching GLOB (repeatable; adds to the config's exclude)",
+    )
+    add_option(
+        parser,
+        "--max-file-size",
+        metavar="SIZE",
+        help="skip files larger than SIZE, such as 500KiB or 4MB (default: 2 MiB)",
+    )
+    parser.add_argument("--no-prefilter", action="store_true", help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the scan and return the exit code."""
+    from keyless import git
+    from keyless.commands.scanning import ScanSetup, scan_blobs
+    from keyless.report import render
+    from keyless.report.model import Report
+    from keyless.scan import baseline as baselines
+    from keyless.scan.sources import Skipped, read_files, select_paths, staged_blobs
+
+    if args.update_baseline and not args.baseline:
+        raise UsageError("--update-baseline needs --baseline FILE")
+    started = datetime.now(timezone.utc)
+    first = Path(args.paths[0]) if args.paths else Path.cwd()
+    repo_root = git.toplevel(first if first.exists() else Path.cwd())
+    setup = ScanSetup.create(args, repo_root or Path.cwd())
+    skipped = Skipped()
+    if args.staged:
+        if repo_root is None:
+            raise UsageError(
+                "--staged needs a git repository, and the current folder is not in one",
+                hint="run it inside a git work tree",
+            )
+        blobs = staged_blobs(repo_root, setup.max_file_size, skipped, setup.exclude)
+    else:
+        selection = select_paths(args.paths or ["."], repo_root)
+        blobs = read_files(selection, setup.max_file_size, skipped, setup.exclude)
+    outcome = scan_blobs(setup, blobs, skipped)
+
+    baselined = 0
+    findings = outcome.findings
+    if args.baseline:
+        baseline_path = Path(args.baseline)
+        if args.update_baseline:
+            count = baselines.write(
+                baseline_path, findings, keep_paths_outside=outcome.scanned_paths
+            )
+            from keyless.logs import logger
+
+            logger.warning("baseline %s written with %d entries", baseline_path, count)
+            return ExitCode.OK
+        accepted = baselines.load(baseline_path)
+        kept = [f for f in findings if not accepted.contains(f)]
+        baselined = len(findings) - len(kept)
+        findings = kept
+
+    report = Report(
+        kind="secrets",
+        findings=findings,
+        rules=[d.rule for d in setup.engine.prefilter.detectors],
+        scanned=outcome.scanned,
+        skipped=skipped.as_dict(),
+        suppressed=outcome.suppressed,
+        baselined=baselined,
+        root=str(repo_root or Path.cwd()),
+        commit=git.head_commit(repo_root) if repo_root else None,
+        started=started,
+        finished=datetime.now(timezone.utc),
+    )
+    write_output(render(args.format, report), args.output)
+    failed = any(fails(f.severity, args.fail_on) for f in findings)
+    return ExitCode.FINDINGS if failed else ExitCode.OK

@@ -1,0 +1,116 @@
+"""Run git safely on repositories that may be hostile.
+
+Every call passes argument lists (no shell) and config overrides that stop a
+repository's own settings from running programs: hooks, fsmonitor, pagers,
+external diff drivers and textconv. Callers read blobs with `cat-file`, which
+never applies clean or smudge filters.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from keyless.errors import Error
+from keyless.logs import logger
+
+# `-c` overrides placed before every git subcommand.
+SAFE_CONFIG: tuple[str, ...] = (
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.untrackedCache=false",
+    "-c",
+    "core.pager=cat",
+    "-c",
+    "diff.external=",
+    "-c",
+    "core.quotePath=false",
+    "-c",
+    "protocol.allow=never",
+)
+
+
+class GitError(Error):
+    """A git command failed or git is not installed."""
+
+
+def git_env() -> dict[str, str]:
+    """Return the environment for git: no pager, no prompts, no optional locks."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "GIT_PAGER": "cat",
+            "PAGER": "cat",
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_OPTIONAL_LOCKS": "0",
+            "LC_ALL": "C",
+        }
+    )
+    env.pop("GIT_EXTERNAL_DIFF", None)
+    return env
+
+
+def command(args: Sequence[str]) -> list[str]:
+    """Return the full argv for `git args` with the safety overrides."""
+    return ["git", *SAFE_CONFIG, *args]
+
+
+def run(args: Sequence[str], cwd: Path, *, input: bytes | None = None, check: bool = True) -> bytes:
+    """Run git and return its stdout; raise GitError with git's message when it fails."""
+    argv = command(args)
+    logger.debug("git: %s", " ".join(args))
+    try:
+        proc = subprocess.run(
+            argv, cwd=cwd, input=input, capture_output=True, env=git_env(), check=False
+        )
+    except FileNotFoundError as exc:
+        raise GitError("git is not installed or not on PATH", hint="install git") from exc
+    if check and proc.returncode != 0:
+        message = proc.stderr.decode("utf-8", "replace").strip()
+        raise GitError(f"git {args[0]} failed in {cwd}: {message}", hint=_hint(message))
+    return proc.stdout
+
+
+def popen(args: Sequence[str], cwd: Path, **kwargs: object) -> subprocess.Popen[bytes]:
+    """Start git with stdout piped, for streaming large output."""
+    logger.debug("git: %s", " ".join(args))
+    try:
+        return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+            command(args), cwd=cwd, stdout=subprocess.PIPE, env=git_env(), **kwargs
+        )
+    except FileNotFoundError as exc:
+        raise GitError("git is not installed or not on PATH", hint="install git") from exc
+
+
+def toplevel(path: Path) -> Path | None:
+    """Return the root of the work tree containing `path`, or None outside one."""
+    directory = path if path.is_dir() else path.parent
+    try:
+        out = run(["rev-parse", "--show-toplevel"], directory, check=False)
+    except GitError:
+        return None
+    text = out.decode("utf-8", "surrogateescape").strip()
+    return Path(text) if text else None
+
+
+def head_commit(root: Path) -> str | None:
+    """Return the checked-out commit's SHA, or None in an empty repository."""
+    out = run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], root, check=False)
+    sha = out.decode().strip()
+    return sha or None
+
+
+def _hint(message: str) -> str | None:
+    if "dubious ownership" in message:
+        return (
+            "the repository belongs to another user; mark it safe with "
+            "`git config --global --add safe.directory PATH` if you trust it"
+        )
+    if "not a git repository" in message:
+        return "run keyless inside a git work tree, or pass paths to scan as files"
+    return None

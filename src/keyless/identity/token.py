@@ -1,0 +1,98 @@
+"""Reading an identity token from an explicit source, and its unverified claims."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from keyless.ci import github
+from keyless.errors import Error
+from keyless.secret import Secret
+
+
+class IdentityError(Error):
+    """The job's identity token could not be obtained or read."""
+
+
+@dataclass
+class IdentityToken:
+    """A JWT from the CI platform: the raw value as a Secret, and its decoded claims.
+
+    The claims are read without verifying the signature; they explain, they do not
+    authenticate. The exchange targets verify the signature themselves.
+    """
+
+    raw: Secret
+    provider: str
+    claims: dict[str, Any] = field(default_factory=dict)
+    header: dict[str, Any] = field(default_factory=dict)
+
+
+def decode_unverified(raw: Secret, source: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return (header, claims) of a JWT without checking its signature."""
+    parts = raw.reveal().strip().split(".")
+    if len(parts) != 3:
+        raise IdentityError(
+            f"{source}: the value is not a JWT (expected three dot-separated "
+            f"parts, found {len(parts)})"
+        )
+    try:
+        header = json.loads(_b64url(parts[0]))
+        claims = json.loads(_b64url(parts[1]))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise IdentityError(f"{source}: the JWT's header or claims are not base64url JSON") from exc
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise IdentityError(f"{source}: the JWT's header and claims must be JSON objects")
+    return header, claims
+
+
+def _b64url(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def from_env(name: str) -> IdentityToken:
+    """Read a token from the environment variable `name`."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise IdentityError(
+            f"environment variable {name} is not set or empty",
+            hint="set it to the CI's OIDC token, or use --token-file",
+        )
+    return _token(Secret(value), f"env:{name}")
+
+
+def from_file(path: str) -> IdentityToken:
+    """Read a token from the file at `path`."""
+    try:
+        value = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise IdentityError(f"{path}: cannot read token file: {exc.strerror}") from exc
+    if not value:
+        raise IdentityError(f"{path}: token file is empty")
+    return _token(Secret(value), f"file:{path}")
+
+
+def _token(raw: Secret, provider: str) -> IdentityToken:
+    github.add_mask(raw)
+    header, claims = decode_unverified(raw, provider)
+    return IdentityToken(raw=raw, provider=provider, claims=claims, header=header)
+
+
+def obtain_token(
+    audience: str | None, *, token_env: str | None = None, token_file: str | None = None
+) -> IdentityToken:
+    """Return the job's identity token for `audience` from the first source that has one."""
+    if token_file:
+        return from_file(token_file)
+    if token_env:
+        return from_env(token_env)
+    # TODO: ambient providers (GitHub Actions, GitLab CI, CircleCI, Buildkite).
+    raise IdentityError(
+        "no identity token found: not running in a supported CI and no --token-env or "
+        "--token-file given",
+        hint="pass --token-file PATH or --token-env NAME",
+    )

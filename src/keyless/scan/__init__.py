@@ -1,0 +1,1 @@
+"""Secret detection: sources of text, detectors, suppression and baselines."""

@@ -1,0 +1,1 @@
+"""Secret detectors: keyless's own patterns, detect-secrets' plugins and config regexes."""

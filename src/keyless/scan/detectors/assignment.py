@@ -1,0 +1,82 @@
+"""High-entropy values assigned to password-, secret- and token-like names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from keyless.findings import Confidence, Rule, Severity
+from keyless.scan.detectors.base import Match
+from keyless.scan.detectors.patterns import ROTATE
+from keyless.scan.placeholders import (
+    character_classes,
+    is_identifier,
+    is_placeholder,
+    shannon_entropy,
+)
+
+RULE = Rule(
+    "generic-secret-assignment",
+    "Secret assigned to a variable",
+    Severity.MEDIUM,
+    Confidence.MEDIUM,
+    "A high-entropy literal assigned to a name such as password, secret, token or api_key.",
+    ROTATE,
+)
+
+# Every name the pattern accepts contains one of these, so they are safe prefilter keywords.
+KEYWORDS = ("pass", "pwd", "secret", "token", "key", "credential")
+
+_NAME = (
+    r"[A-Za-z0-9_.\-]*?"
+    r"(?:password|passwd|passphrase|pwd|secret|token|api[_.\-]?key|apikey|access[_.\-]?key"
+    r"|private[_.\-]?key|auth[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key|credentials?)"
+    r"[A-Za-z0-9_.\-]*"
+)
+_PATTERN = re.compile(
+    r"(?i)(?<![A-Za-z0-9])[\"']?(" + _NAME + r")[\"']?\]?\s{0,4}(?:=|:=|:|=>|<-)(?!=)\s{0,4}"
+    r"(?:(?P<quote>[\"'`])(?P<quoted>[^\"'`\s]{8,256})(?P=quote)"
+    r"|(?P<bare>[A-Za-z0-9+/=_\-.~!@#%^&*]{12,256})(?=$|[\s,;)}\]]))"
+)
+
+_MIN_ENTROPY_QUOTED = 3.0
+_MIN_ENTROPY_BARE = 3.5
+_HIGH_ENTROPY = 4.0
+
+
+@dataclass
+class AssignmentDetector:
+    """Find `name = "value"` where the name suggests a secret and the value looks random."""
+
+    rule: Rule = RULE
+    keywords: tuple[str, ...] = field(default=KEYWORDS)
+
+    def find(self, text: str, start: int, end: int) -> Iterator[Match]:
+        for match in _PATTERN.finditer(text, start, end):
+            quoted = match.group("quoted")
+            value = quoted if quoted is not None else match.group("bare")
+            confidence = _judge(value, quoted=quoted is not None)
+            if confidence is None:
+                continue
+            group = "quoted" if quoted is not None else "bare"
+            yield Match(match.start(group), match.end(group), value, confidence)
+
+
+def _judge(value: str, *, quoted: bool) -> Confidence | None:
+    if is_placeholder(value) or is_identifier(value):
+        return None
+    if value.lower().startswith(("http://", "https://", "file:", "/", "./", "../")):
+        return None
+    entropy = shannon_entropy(value)
+    if character_classes(value) < 2:
+        return None
+    if quoted:
+        if entropy < _MIN_ENTROPY_QUOTED:
+            return None
+        return (
+            Confidence.HIGH if entropy >= _HIGH_ENTROPY and len(value) >= 20 else Confidence.MEDIUM
+        )
+    if entropy < _MIN_ENTROPY_BARE or not any(c.isdigit() for c in value):
+        return None
+    return Confidence.LOW

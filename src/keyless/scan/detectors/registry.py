@@ -1,0 +1,37 @@
+"""The ordered list of detectors; earlier ones win when two find the same text."""
+
+from __future__ import annotations
+
+from keyless.config import Config
+from keyless.findings import Rule
+from keyless.scan.detectors.assignment import AssignmentDetector
+from keyless.scan.detectors.aws_secret_key import AwsSecretKeyDetector
+from keyless.scan.detectors.base import Detector
+from keyless.scan.detectors.custom import configured_detectors
+from keyless.scan.detectors.patterns import DETECTORS
+from keyless.scan.detectors.private_key import PrivateKeyDetector, ServiceAccountKeyDetector
+from keyless.scan.detectors.upstream import plugin_detectors
+from keyless.scan.detectors.url_credentials import UrlCredentialsDetector
+
+
+def all_detectors(config: Config | None = None) -> list[Detector]:
+    """Return every detector in priority order, less those the config disables."""
+    detectors: list[Detector] = [
+        ServiceAccountKeyDetector(),
+        PrivateKeyDetector(),
+        *DETECTORS,
+        AwsSecretKeyDetector(),
+        UrlCredentialsDetector(),
+        *plugin_detectors(),
+    ]
+    if config is not None:
+        detectors.extend(configured_detectors(config.detectors))
+    detectors.append(AssignmentDetector())
+    if config is not None and config.disable:
+        detectors = [d for d in detectors if d.rule.id not in config.disable]
+    return detectors
+
+
+def all_rules(config: Config | None = None) -> list[Rule]:
+    """Return the rule of each detector, for reports that list rules."""
+    return [d.rule for d in all_detectors(config)]

@@ -1,0 +1,142 @@
+"""detect-secrets plugins, run through keyless's prefilter.
+
+keyless uses the plugins' own regular expressions for the secret types it has no
+detector of its own for. Plugins are imported on first use, so scans whose lines
+never mention these types never pay for importing detect-secrets. Nothing here
+calls a plugin's `verify()`: keyless never sends a found secret anywhere.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from keyless.findings import Confidence, Rule, Severity
+from keyless.scan.detectors.base import Match
+from keyless.scan.detectors.patterns import ROTATE
+from keyless.scan.placeholders import is_placeholder
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    """A detect-secrets plugin and the keywords every match of its regexes contains."""
+
+    module: str
+    cls: str
+    rule_id: str
+    title: str
+    keywords: tuple[str, ...]
+    # Indexes into the plugin's denylist; None means all of them.
+    patterns: tuple[int, ...] | None = None
+
+
+# Plugins whose patterns have no literal anchor (Discord, Telegram, Twilio, the entropy
+# plugins, and Artifactory's `AP` pattern) would send most lines past the prefilter, and
+# are left out. keyless's own detectors replace the others (AWS, GitHub, GitLab, JWT,
+# keyword, npm, private key, PyPI, Slack, Stripe, Azure storage, basic auth).
+PLUGINS: tuple[PluginSpec, ...] = (
+    PluginSpec(
+        "artifactory",
+        "ArtifactoryDetector",
+        "artifactory-token",
+        "Artifactory API key",
+        ("akc",),
+        patterns=(0,),
+    ),
+    PluginSpec(
+        "cloudant",
+        "CloudantDetector",
+        "cloudant-credentials",
+        "Cloudant credentials",
+        ("key", "pw", "pass", "token", ".cloudant.com"),
+    ),
+    PluginSpec(
+        "ibm_cloud_iam",
+        "IbmCloudIamDetector",
+        "ibm-cloud-iam-key",
+        "IBM Cloud IAM key",
+        ("key", "pwd", "pass", "token"),
+    ),
+    PluginSpec(
+        "ibm_cos_hmac",
+        "IbmCosHmacDetector",
+        "ibm-cos-hmac-key",
+        "IBM Cloud Object Storage HMAC key",
+        ("secret",),
+    ),
+    PluginSpec("mailchimp", "MailchimpDetector", "mailchimp-key", "Mailchimp API key", ("-us",)),
+    PluginSpec("openai", "OpenAIDetector", "openai-key", "OpenAI API key", ("t3blbkfj",)),
+    PluginSpec("sendgrid", "SendGridDetector", "sendgrid-key", "SendGrid API key", ("sg.",)),
+    PluginSpec(
+        "softlayer",
+        "SoftlayerDetector",
+        "softlayer-key",
+        "SoftLayer API key",
+        ("key", "pwd", "pass", "token", "api.softlayer.com"),
+    ),
+    PluginSpec(
+        "square_oauth",
+        "SquareOAuthDetector",
+        "square-oauth-secret",
+        "Square OAuth secret",
+        ("sq0csp-",),
+    ),
+)
+
+_DELIMITERS = " \t=:\"'"
+
+
+@dataclass
+class PluginDetector:
+    """Run one detect-secrets plugin's regexes on the lines the prefilter passes."""
+
+    spec: PluginSpec
+    rule: Rule
+    keywords: tuple[str, ...]
+    _patterns: list[re.Pattern[str]] | None = field(default=None, repr=False)
+
+    def find(self, text: str, start: int, end: int) -> Iterator[Match]:
+        for pattern in self._load():
+            for match in pattern.finditer(text, start, end):
+                group = _last_group(match)
+                value = match.group(group).strip(_DELIMITERS)
+                if not value or is_placeholder(value):
+                    continue
+                offset = match.start(group) + match.group(group).index(value)
+                yield Match(offset, offset + len(value), value, self.rule.confidence)
+
+    def _load(self) -> list[re.Pattern[str]]:
+        if self._patterns is None:
+            module = importlib.import_module(f"detect_secrets.plugins.{self.spec.module}")
+            denylist = list(getattr(module, self.spec.cls).denylist)
+            indexes = self.spec.patterns or range(len(denylist))
+            self._patterns = [denylist[i] for i in indexes]
+        return self._patterns
+
+
+def _last_group(match: re.Match[str]) -> int:
+    for index in range(len(match.groups()), 0, -1):
+        if match.group(index):
+            return index
+    return 0
+
+
+def plugin_detectors() -> list[PluginDetector]:
+    """Return a detector for each bundled detect-secrets plugin."""
+    return [
+        PluginDetector(
+            spec=spec,
+            rule=Rule(
+                spec.rule_id,
+                spec.title,
+                Severity.HIGH,
+                Confidence.MEDIUM,
+                f"{spec.title}, found by detect-secrets' {spec.cls}.",
+                ROTATE,
+            ),
+            keywords=spec.keywords,
+        )
+        for spec in PLUGINS
+    ]

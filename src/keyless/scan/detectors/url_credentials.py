@@ -1,0 +1,54 @@
+"""Passwords embedded in URLs: scheme://user:password@host, plain or percent-encoded."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from keyless.findings import Confidence, Rule, Severity
+from keyless.scan.detectors.base import Match
+from keyless.scan.placeholders import is_placeholder
+
+RULE = Rule(
+    "url-credentials",
+    "Password in URL",
+    Severity.HIGH,
+    Confidence.MEDIUM,
+    "A URL with a user name and password in it, such as a database or registry URL.",
+    "Change the password, then pass it separately (an environment variable from a secret "
+    "store, or a short-lived credential) instead of inside the URL.",
+)
+
+_PLAIN = re.compile(
+    r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,30}://"
+    r"[^\s:/@\"'`<>]{1,128}:(?P<password>[^\s:/@\"'`<>]{3,256})@[A-Za-z0-9\[][^\s/\"'`<>@]*"
+)
+_ENCODED = re.compile(
+    r"(?i)[A-Za-z][A-Za-z0-9+.\-]{1,30}%3A%2F%2F"
+    r"[^\s:/@%\"'`<>]{1,128}%3A(?P<password>[^\s:/@\"'`<>]{3,256}?)%40[A-Za-z0-9]"
+)
+_TRIVIAL = {"password", "passwd", "pass", "pwd", "secret", "token", "user", "username"}
+
+
+@dataclass
+class UrlCredentialsDetector:
+    """Find the password part of credentials embedded in URLs."""
+
+    rule: Rule = RULE
+    keywords: tuple[str, ...] = field(default=("://", "%3a%2f%2f"))
+
+    def find(self, text: str, start: int, end: int) -> Iterator[Match]:
+        for pattern in (_PLAIN, _ENCODED):
+            for match in pattern.finditer(text, start, end):
+                value = match.group("password")
+                decoded = unquote(value)
+                if decoded.lower() in _TRIVIAL or is_placeholder(decoded):
+                    continue
+                if decoded.startswith(("$", "%")) or decoded.isdigit():
+                    # $PASSWORD references, and host:port@ forms that are not passwords.
+                    continue
+                yield Match(
+                    match.start("password"), match.end("password"), value, self.rule.confidence
+                )

@@ -1,0 +1,79 @@
+"""Values that look like secrets but are references, placeholders or identifiers."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+_REFERENCE = re.compile(
+    r"""
+    \$\{\{.*\}\}            # GitHub Actions expression: ${{ secrets.X }}
+    | \$\{[^}]*\}           # ${VAR}, ${VAR:-default}
+    | \$\([^)]*\)           # $(command) or $(VAR) in Makefiles and Azure Pipelines
+    | ^\$[A-Za-z_]\w*$      # $VAR
+    | ^%[A-Za-z_]\w*%$      # %VAR% on Windows
+    | \{\{.*\}\}            # Jinja, Helm, Mustache templates
+    | ^<[^<>]+>$            # <your-token>
+    | ^\[[^\[\]]+\]$        # [YOUR_TOKEN]
+    | ^os\.environ | ^process\.env | ^env\. | ^getenv\( | ^ENV\[
+    """,
+    re.VERBOSE,
+)
+
+_PLACEHOLDER_WORDS = re.compile(
+    r"changeme|change_me|change-me|replace[_-]?me|your[_-]?(?:api[_-]?)?(?:key|token|secret|password)"
+    r"|placeholder|redacted|example|dummy|sample|foobar|notreal|not[_-]a[_-]real|insert[_-]|"
+    r"\*{3,}|x{4,}|\.{3,}|•{3,}",
+    re.IGNORECASE,
+)
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_GIT_SHA = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
+_INTEGRITY = re.compile(r"^(?:sha1|sha256|sha384|sha512)-[A-Za-z0-9+/]+={0,2}$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_.]*(?:\(\)?)?$")
+_CAMEL_CASE = re.compile(r"^[a-z]+(?:[A-Z][a-z]+)+\d*$|^(?:[A-Z][a-z]+){2,}\d*$")
+
+
+def is_reference(value: str) -> bool:
+    """Return whether `value` refers to a secret held elsewhere (${{ secrets.X }}, $VAR)."""
+    return bool(_REFERENCE.search(value))
+
+
+def is_placeholder(value: str) -> bool:
+    """Return whether `value` is a reference, a placeholder or not secret-shaped at all."""
+    if is_reference(value):
+        return True
+    if len(set(value)) <= 2:
+        return True
+    if _PLACEHOLDER_WORDS.search(value):
+        return True
+    return bool(_UUID.match(value) or _GIT_SHA.match(value) or _INTEGRITY.match(value))
+
+
+def is_identifier(value: str) -> bool:
+    """Return whether `value` reads as code: a name, dotted path, call or camelCase word."""
+    return bool(_IDENTIFIER.match(value) and not any(c.isdigit() for c in value)) or bool(
+        _CAMEL_CASE.match(value)
+    )
+
+
+def shannon_entropy(value: str) -> float:
+    """Return the Shannon entropy of `value` in bits per character."""
+    if not value:
+        return 0.0
+    counts = Counter(value)
+    length = len(value)
+    return -sum(n / length * math.log2(n / length) for n in counts.values())
+
+
+def character_classes(value: str) -> int:
+    """Return how many of lowercase, uppercase, digits and symbols `value` uses."""
+    return sum(
+        (
+            any(c.islower() for c in value),
+            any(c.isupper() for c in value),
+            any(c.isdigit() for c in value),
+            any(not c.isalnum() for c in value),
+        )
+    )

@@ -1,0 +1,259 @@
+"""Where scanned text comes from: work-tree files, a folder walk, explicit files, the index."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath
+
+from keyless import git
+from keyless.errors import UsageError
+from keyless.logs import logger
+
+# Directories never walked outside git: version control and tool caches.
+_SKIPPED_DIRS = {
+    ".git",
+    ".hg",
+    ".svn",
+    ".tox",
+    ".nox",
+    ".venv",
+    "__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    "node_modules",
+}
+
+
+@dataclass
+class Blob:
+    """One file's contents and its repository-relative, `/`-separated path."""
+
+    path: str
+    data: bytes
+
+
+@dataclass
+class Skipped:
+    """Counts of files not scanned, by reason, with a few example paths for each."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, reason: str, path: str) -> None:
+        self.counts[reason] += 1
+        examples = self.examples.setdefault(reason, [])
+        if len(examples) < 5:
+            examples.append(path)
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(sorted(self.counts.items()))
+
+
+@dataclass
+class Selection:
+    """Paths to read from disk: (absolute path, display path) pairs."""
+
+    root: Path
+    files: list[tuple[Path, str]]
+
+
+def is_excluded(path: str, patterns: Sequence[str]) -> bool:
+    """Return whether `path` matches an exclude glob, as a whole or as a directory prefix."""
+    pure = PurePosixPath(path)
+    for pattern in patterns:
+        stripped = pattern.rstrip("/")
+        if fnmatchcase(path, stripped) or pure.match(stripped):
+            return True
+        if any(fnmatchcase(str(parent), stripped) for parent in pure.parents if str(parent) != "."):
+            return True
+    return False
+
+
+def select_paths(paths: Sequence[str], repo_root: Path | None) -> Selection:
+    """Resolve PATH arguments into files: git's view inside a work tree, a walk outside."""
+    root = repo_root or Path.cwd()
+    files: list[tuple[Path, str]] = []
+    for raw in paths:
+        given = Path(raw)
+        if not given.exists() and not given.is_symlink():
+            raise UsageError(
+                f"{raw}: no such file or directory",
+                hint="check the path; keyless scans the current folder by default",
+            )
+        if given.is_dir() and not given.is_symlink():
+            if repo_root is not None:
+                files.extend(_git_files(repo_root, given))
+            else:
+                files.extend(_walk(given, root))
+        else:
+            files.append((given, _display(given, root)))
+    return Selection(root=root, files=files)
+
+
+def _display(path: Path, root: Path) -> str:
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _git_files(repo_root: Path, directory: Path) -> Iterator[tuple[Path, str]]:
+    out = git.run(
+        [
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "--deduplicate",
+            "--",
+            os.path.abspath(directory),
+        ],
+        repo_root,
+    )
+    for entry in out.split(b"\0"):
+        if entry:
+            relative = os.fsdecode(entry)
+            yield repo_root / relative, relative
+
+
+def _walk(directory: Path, root: Path) -> Iterator[tuple[Path, str]]:
+    for current, dirnames, filenames in os.walk(directory, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS)
+        for name in sorted(filenames):
+            path = Path(current) / name
+            yield path, _display(path, root)
+
+
+def read_files(
+    selection: Selection, max_size: int, skipped: Skipped, exclude: Sequence[str]
+) -> Iterator[Blob]:
+    """Read each selected file, counting the ones skipped and why."""
+    for path, display in selection.files:
+        if exclude and is_excluded(display, exclude):
+            skipped.add("excluded", display)
+            continue
+        blob = _read(path, display, max_size, skipped)
+        if blob is not None:
+            yield blob
+
+
+def _read(path: Path, display: str, max_size: int, skipped: Skipped) -> Blob | None:
+    try:
+        link = path.lstat()
+    except FileNotFoundError:
+        skipped.add("missing", display)
+        return None
+    except OSError as exc:
+        logger.warning("%s: cannot read: %s", display, exc.strerror)
+        skipped.add("unreadable", display)
+        return None
+    if stat.S_ISLNK(link.st_mode):
+        return _read_symlink(path, display, skipped)
+    if not stat.S_ISREG(link.st_mode):
+        skipped.add("not-a-file", display)
+        return None
+    if link.st_size > max_size:
+        skipped.add("too-large", display)
+        logger.info(
+            "%s: skipped, %d bytes is over the %d-byte limit (--max-file-size)",
+            display,
+            link.st_size,
+            max_size,
+        )
+        return None
+    try:
+        return Blob(display, path.read_bytes())
+    except OSError as exc:
+        logger.warning("%s: cannot read: %s; check its permissions", display, exc.strerror)
+        skipped.add("unreadable", display)
+        return None
+
+
+def _read_symlink(path: Path, display: str, skipped: Skipped) -> Blob | None:
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            logger.warning("%s: symbolic link loop; skipped", display)
+            skipped.add("symlink-loop", display)
+        else:
+            logger.warning("%s: broken symbolic link; skipped", display)
+            skipped.add("broken-symlink", display)
+        return None
+    # The target is scanned under its own path when it is part of the scan.
+    skipped.add("symlink", display)
+    return None
+
+
+def staged_blobs(
+    repo_root: Path, max_size: int, skipped: Skipped, exclude: Sequence[str]
+) -> Iterator[Blob]:
+    """Yield the index's version of each file staged for commit (added, copied, modified)."""
+    names = git.run(
+        [
+            "diff",
+            "--cached",
+            "--name-only",
+            "-z",
+            "--no-renames",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--diff-filter=ACMRT",
+        ],
+        repo_root,
+    )
+    paths = [os.fsdecode(p) for p in names.split(b"\0") if p]
+    if not paths:
+        return
+    entries = git.run(["ls-files", "-s", "-z", "--", *paths], repo_root)
+    wanted: list[tuple[str, str]] = []
+    for entry in entries.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, name = entry.partition(b"\t")
+        mode, oid, _stage = meta.decode().split()
+        path = os.fsdecode(name)
+        if exclude and is_excluded(path, exclude):
+            skipped.add("excluded", path)
+        elif mode == "120000":
+            skipped.add("symlink", path)
+        elif mode == "160000":
+            skipped.add("submodule", path)
+        else:
+            wanted.append((oid, path))
+    yield from read_objects(repo_root, wanted, max_size, skipped)
+
+
+def read_objects(
+    repo_root: Path, objects: list[tuple[str, str]], max_size: int, skipped: Skipped
+) -> Iterator[Blob]:
+    """Read blobs by object id with one `git cat-file --batch`; no filters are applied."""
+    if not objects:
+        return
+    request = "".join(f"{oid}\n" for oid, _ in objects).encode()
+    out = git.run(["cat-file", "--batch"], repo_root, input=request)
+    position = 0
+    for oid, path in objects:
+        header_end = out.index(b"\n", position)
+        header = out[position:header_end].split()
+        position = header_end + 1
+        if len(header) < 3:
+            skipped.add("missing", path)
+            logger.warning("%s: object %s is missing from the repository", path, oid)
+            continue
+        size = int(header[2])
+        data = out[position : position + size]
+        position += size + 1
+        if size > max_size:
+            skipped.add("too-large", path)
+            continue
+        yield Blob(path, data)

@@ -1,0 +1,71 @@
+"""The CLI skeleton: version, help, exit codes and logging."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from keyless import __version__
+from keyless.cli import main
+from tests.conftest import GitRepo
+from tests.fakes import github_token
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"keyless {__version__}"
+
+
+def test_no_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "usage: keyless" in capsys.readouterr().err
+
+
+def test_unknown_flag_is_usage_error() -> None:
+    assert main(["scan", "--no-such-flag"]) == 2
+
+
+def test_python_dash_m(repo: GitRepo) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "keyless", "--version"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("keyless ")
+
+
+def test_invalid_env_choice_is_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KEYLESS_FORMAT", "yaml")
+    assert main(["scan"]) == 2
+    assert "KEYLESS_FORMAT='yaml' is invalid" in capsys.readouterr().err
+
+
+def test_scan_exit_codes(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(repo.path)
+    repo.write("clean.txt", "nothing to see\n")
+    assert main(["scan"]) == 0
+    repo.write("leak.py", f'TOKEN = "{github_token()}"\n')
+    assert main(["scan"]) == 1
+    assert main(["scan", "--fail-on", "critical"]) == 0
+    assert main(["scan", "--fail-on", "never"]) == 0
+
+
+def test_env_default_for_flag(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(repo.path)
+    repo.write("leak.py", f'TOKEN = "{github_token()}"\n')
+    monkeypatch.setenv("KEYLESS_FAIL_ON", "never")
+    assert main(["scan"]) == 0
+
+
+def test_missing_path_is_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["scan", "does-not-exist"]) == 2
+    err = capsys.readouterr().err
+    assert "does-not-exist: no such file or directory" in err
+    assert "Traceback" not in err
