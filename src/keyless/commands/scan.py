@@ -10,10 +10,9 @@ import argparse
 from datetime import datetime, timezone
 from pathlib import Path
 
-from keyless.commands.options import add_option, write_output
+from keyless.commands.options import add_option
+from keyless.commands.reporting import add_report_options, finish
 from keyless.errors import ExitCode, UsageError
-from keyless.findings import FAIL_ON_CHOICES, fails
-from keyless.report import FORMATS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,17 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="scan the staged version of each file staged for commit, not the work tree",
     )
-    add_option(parser, "--format", choices=list(FORMATS), default="text", help="output format")
-    add_option(
-        parser, "--output", "-o", metavar="FILE", help="write results to FILE instead of stdout"
-    )
-    add_option(
-        parser,
-        "--fail-on",
-        choices=FAIL_ON_CHOICES,
-        default="low",
-        help="exit 1 when a finding has this severity or higher",
-    )
+    add_report_options(parser, fail_on="low")
     add_option(
         parser,
         "--config",
@@ -87,7 +76,6 @@ def run(args: argparse.Namespace) -> int:
     """Run the scan and return the exit code."""
     from keyless import git
     from keyless.commands.scanning import ScanSetup, scan_blobs
-    from keyless.report import render
     from keyless.report.model import Report
     from keyless.scan import baseline as baselines
     from keyless.scan.sources import Skipped, read_files, select_paths, staged_blobs
@@ -141,6 +129,4 @@ def run(args: argparse.Namespace) -> int:
         started=started,
         finished=datetime.now(timezone.utc),
     )
-    write_output(render(args.format, report), args.output)
-    failed = any(fails(f.severity, args.fail_on) for f in findings)
-    return ExitCode.FINDINGS if failed else ExitCode.OK
+    return finish(args, report)
