@@ -1,4 +1,4 @@
-"""Where scanned text comes from: work-tree files, a folder walk, explicit files, the index."""
+"""Sources of scanned text: work-tree files, a folder walk, explicit files, the index."""
 
 from __future__ import annotations
 
