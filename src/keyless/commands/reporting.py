@@ -1,23 +1,56 @@
-"""Report options and output shared by the commands that produce findings."""
+"""Report options and output shared by the commands that produce findings.
+
+`--format` and `--output` choose the main report. Each file format also has its own
+`--FORMAT-output FILE` option, so one run can log text for people and write SARIF or
+GitLab reports for the CI platform, for example
+`keyless scan --format text --sarif-output keyless.sarif`.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from keyless.commands.options import add_option, write_output
-from keyless.errors import ExitCode
+from keyless.errors import ExitCode, UsageError
 from keyless.findings import FAIL_ON_CHOICES, fails
 from keyless.report import FORMATS
 from keyless.report.model import Report
 
+# Annotations only work on the log GitHub reads, so `github` has no file option.
+_STDOUT_ONLY = {"github"}
+
+
+def file_formats() -> list[str]:
+    """Return the formats that get a `--FORMAT-output FILE` option."""
+    return [name for name in FORMATS if name not in _STDOUT_ONLY]
+
+
+def output_dest(format_name: str) -> str:
+    """Return the argparse destination of a format's file option: sarif -> sarif_output."""
+    return f"{format_name}_output"
+
 
 def add_report_options(parser: argparse.ArgumentParser, *, fail_on: str) -> None:
-    """Add --format, --output and --fail-on, with `fail_on` as the default severity."""
+    """Add --format, --output, one --FORMAT-output per file format, and --fail-on."""
     group = parser.add_argument_group("output")
-    add_option(group, "--format", choices=list(FORMATS), default="text", help="output format")
     add_option(
-        group, "--output", "-o", metavar="FILE", help="write results to FILE instead of stdout"
+        group,
+        "--format",
+        choices=list(FORMATS),
+        default="text",
+        help="format of the main report, written to stdout or --output",
     )
+    add_option(
+        group, "--output", "-o", metavar="FILE", help="write the main report to FILE, not stdout"
+    )
+    for name in file_formats():
+        add_option(
+            group,
+            f"--{name}-output",
+            metavar="FILE",
+            dest=output_dest(name),
+            help=f"also write the {name} report to FILE",
+        )
     add_option(
         group,
         "--fail-on",
@@ -27,10 +60,42 @@ def add_report_options(parser: argparse.ArgumentParser, *, fail_on: str) -> None
     )
 
 
-def finish(args: argparse.Namespace, report: Report) -> int:
-    """Render and write the report, and return the exit code its findings call for."""
-    from keyless.report import render
+def requested_outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """Return (format, file) pairs to write, the main report first; None is stdout.
 
-    write_output(render(args.format, report), args.output)
+    Raises UsageError when two reports would go to the same file.
+    """
+    outputs: list[tuple[str, str | None]] = [(args.format, args.output)]
+    for name in file_formats():
+        path = getattr(args, output_dest(name), None)
+        if path:
+            outputs.append((name, path))
+    seen: dict[str, str] = {}
+    for name, path in outputs:
+        if path in (None, "-"):
+            continue
+        if path in seen:
+            raise UsageError(
+                f"{path}: both the {seen[path]} and the {name} report would be written there",
+                hint="give each report its own file",
+            )
+        seen[path] = name
+    return outputs
+
+
+def finish(args: argparse.Namespace, report: Report) -> int:
+    """Write every requested report, and return the exit code its findings call for."""
+    from keyless.report import check_kind, render
+
+    outputs = requested_outputs(args)
+    # Check every format before writing any, so a bad combination writes nothing.
+    for name, _ in outputs:
+        check_kind(name, report.kind)
+    for name, path in outputs:
+        write_output(render(name, report), path)
+    if any(name == "github" for name, _ in outputs):
+        from keyless.report.github import append_step_summary
+
+        append_step_summary(report)
     failed = any(fails(f.severity, args.fail_on) for f in report.findings)
     return ExitCode.FINDINGS if failed else ExitCode.OK

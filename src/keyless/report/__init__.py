@@ -5,15 +5,24 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
+from keyless.errors import UsageError
 from keyless.report.model import Report
 
 Renderer = Callable[[Report], str]
 
 # Format name -> module with `render(report) -> str`. Modules are imported on use.
+# A module may set `KINDS`, the report kinds ("secrets", "audit") it can hold.
 FORMATS: dict[str, str] = {
     "text": "keyless.report.text",
     "json": "keyless.report.json",
+    "sarif": "keyless.report.sarif",
+    "gitlab": "keyless.report.gitlab",
+    "codequality": "keyless.report.codequality",
+    "github": "keyless.report.github",
 }
+
+# Formats that suit the other kind better, named in the error for a mismatch.
+_ALTERNATIVES = {"gitlab": "codequality"}
 
 
 def render(format_name: str, report: Report) -> str:
@@ -21,3 +30,16 @@ def render(format_name: str, report: Report) -> str:
     module = importlib.import_module(FORMATS[format_name])
     renderer: Renderer = module.render
     return renderer(report)
+
+
+def check_kind(format_name: str, kind: str) -> None:
+    """Raise UsageError when the named format cannot hold a report of `kind`."""
+    module = importlib.import_module(FORMATS[format_name])
+    kinds: tuple[str, ...] | None = getattr(module, "KINDS", None)
+    if kinds is None or kind in kinds:
+        return
+    alternative = _ALTERNATIVES.get(format_name)
+    raise UsageError(
+        f"the {format_name} format holds {' and '.join(kinds)} findings, not {kind} findings",
+        hint=f"use the {alternative} format instead" if alternative else None,
+    )

@@ -1,0 +1,175 @@
+"""SARIF 2.1.0 for GitHub code scanning and other SARIF viewers.
+
+GitHub reads `tool.driver.rules` for the alert text and `security-severity`,
+`partialFingerprints` to match a result to the alert of an earlier run, and
+`automationDetails.id` for the category, so a secrets run and an audit run of the same
+commit keep separate alert sets. GitHub's limits (SARIF support documentation,
+"results exceed limit"): it rejects a run with more than 25,000 results and keeps only
+the 5,000 most severe, so keyless writes at most 5,000, worst first, and logs the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+from keyless.findings import Finding, Rule
+from keyless.logs import logger
+from keyless.report.describe import finding_commit, finding_message, report_rules
+from keyless.report.levels import SARIF_LEVEL, SECURITY_SEVERITY
+from keyless.report.model import Report
+
+SCHEMA_URI = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
+MAX_RESULTS = 5000
+FINGERPRINT_KEY = "keylessFingerprint/v1"
+SOURCE_ROOT = "%SRCROOT%"
+
+# CWE-798, "Use of Hard-coded Credentials", in the tag form GitHub shows as a CWE link.
+_SECRET_TAGS = ["security", "secret", "external/cwe/cwe-798"]
+_AUDIT_TAGS = ["security", "ci-config"]
+
+
+def render(report: Report) -> str:
+    """Render the report as a SARIF log with one run."""
+    return json.dumps(build(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def build(report: Report) -> dict[str, Any]:
+    """Return the SARIF log as a dict."""
+    rules = report_rules(report)
+    index = {rule.id: i for i, rule in enumerate(rules)}
+    findings = report.sorted_findings()
+    kept, dropped = findings[:MAX_RESULTS], findings[MAX_RESULTS:]
+    invocation: dict[str, Any] = {"executionSuccessful": True}
+    if report.started is not None:
+        invocation["startTimeUtc"] = _timestamp(report.started)
+    if report.finished is not None:
+        invocation["endTimeUtc"] = _timestamp(report.finished)
+    if dropped:
+        note = _truncation_note(len(findings), dropped)
+        logger.warning("SARIF: %s", note)
+        invocation["toolExecutionNotifications"] = [{"level": "warning", "message": {"text": note}}]
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "keyless",
+                "version": report.tool_version,
+                "semanticVersion": report.tool_version,
+                "rules": [_rule(rule, report.kind) for rule in rules],
+            }
+        },
+        "automationDetails": {"id": _automation_id(report)},
+        "invocations": [invocation],
+        "columnKind": "unicodeCodePoints",
+        "results": [_result(f, index[f.rule_id], report) for f in kept],
+        "properties": {
+            "kind": report.kind,
+            "scanned": report.scanned,
+            "skipped": report.skipped,
+            "suppressed": report.suppressed,
+            "baselined": report.baselined,
+            "omittedResults": len(dropped),
+        },
+    }
+    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+
+
+def _automation_id(report: Report) -> str:
+    # GitHub takes the category from the id up to its last "/", so the time after it
+    # names this run while "keyless/<kind>" stays the same from run to run.
+    started = _timestamp(report.started) if report.started is not None else ""
+    return f"keyless/{report.kind}/{started}"
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _truncation_note(total: int, dropped: list[Finding]) -> str:
+    counts = Counter(f.severity.value for f in dropped)
+    detail = ", ".join(f"{n} {severity}" for severity, n in sorted(counts.items()))
+    return (
+        f"wrote the {MAX_RESULTS} most severe of {total} results, because GitHub code "
+        f"scanning keeps at most {MAX_RESULTS} per run; left out {len(dropped)} ({detail}). "
+        "The JSON report lists every finding."
+    )
+
+
+def _rule(rule: Rule, kind: str) -> dict[str, Any]:
+    tags = _SECRET_TAGS if kind == "secrets" else _AUDIT_TAGS
+    return {
+        "id": rule.id,
+        "name": _pascal_case(rule.id),
+        "shortDescription": {"text": rule.title},
+        "fullDescription": {"text": rule.description or rule.title},
+        "help": {
+            "text": f"{rule.description}\n\nRemediation: {rule.remediation}",
+            "markdown": (
+                f"**{rule.title}**\n\n{rule.description}\n\n## Remediation\n\n{rule.remediation}\n"
+            ),
+        },
+        "defaultConfiguration": {"level": SARIF_LEVEL[rule.severity]},
+        "properties": {
+            "security-severity": SECURITY_SEVERITY[rule.severity],
+            "precision": rule.confidence.value,
+            "tags": list(tags),
+        },
+    }
+
+
+def _pascal_case(rule_id: str) -> str:
+    parts = rule_id.replace("_", "-").replace(".", "-").split("-")
+    return "".join(part[:1].upper() + part[1:] for part in parts if part)
+
+
+def _result(finding: Finding, rule_index: int, report: Report) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "ruleId": finding.rule_id,
+        "ruleIndex": rule_index,
+        "level": SARIF_LEVEL[finding.severity],
+        "message": {"text": finding_message(finding)},
+        "locations": [{"physicalLocation": _physical_location(finding)}],
+        "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
+        "properties": _result_properties(finding, report),
+    }
+    return result
+
+
+def _physical_location(finding: Finding) -> dict[str, Any]:
+    loc = finding.location
+    region: dict[str, Any] = {"startLine": max(loc.line, 1), "startColumn": max(loc.column, 1)}
+    end_line = loc.end_line if loc.end_line is not None else loc.line
+    if end_line >= region["startLine"]:
+        region["endLine"] = end_line
+        # SARIF's endColumn is the column after the last character, as keyless counts it.
+        if loc.end_column is not None and (
+            end_line > region["startLine"] or loc.end_column > region["startColumn"]
+        ):
+            region["endColumn"] = loc.end_column
+    return {
+        "artifactLocation": {"uri": quote(loc.path, safe="/"), "uriBaseId": SOURCE_ROOT},
+        "region": region,
+    }
+
+
+def _result_properties(finding: Finding, report: Report) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "severity": finding.severity.value,
+        "confidence": finding.confidence.value,
+    }
+    commit = finding_commit(finding, report)
+    if commit:
+        properties["commit"] = commit
+    history = finding.history
+    if history is not None:
+        properties["firstSeen"] = {"sha": history.first_seen.sha, "date": history.first_seen.date}
+        properties["lastSeen"] = {"sha": history.last_seen.sha, "date": history.last_seen.date}
+        properties["paths"] = history.paths
+        properties["presentAtTip"] = history.present_at_tip
+        properties["exposureDays"] = history.exposure_days
+    return properties
