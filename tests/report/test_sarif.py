@@ -77,7 +77,7 @@ def test_scan_sarif_results(planted: PlantedRepo, tmp_path: Path) -> None:
     uris = {uri for uri, _ in by_place}
     assert "app.py" in uris
     assert "config/aws.ini" in uris
-    # The file name holds "%" and ":", which a URI must percent-encode.
+    # The file name contains "%" and ":", which a URI must percent-encode.
     assert "ci/a%250A%3A%3Aerror%3A%3Ab.yml" in uris
     assert all(not uri.startswith("/") for uri in uris)
     assert run["automationDetails"]["id"].startswith("keyless/secrets/")

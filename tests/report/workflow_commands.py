@@ -1,9 +1,9 @@
 """A reader of workflow commands that follows the GitHub Actions runner's parser.
 
-It mirrors `ActionCommand.TryParseV2` and `ActionCommand.TryParse` in
-actions/runner (src/Runner.Common/ActionCommand.cs) and the stop-commands handling of
-`ActionCommandManager.TryProcessCommand` (src/Runner.Worker/ActionCommandManager.cs),
-so tests see a log the way the runner does: `::name k=v,...::data` at the start of a
+It mirrors `ActionCommand.TryParseV2` and `ActionCommand.TryParse` in actions/runner
+(src/Runner.Common/ActionCommand.cs) and the stop-commands handling of
+`ActionCommandManager.TryProcessCommand` (src/Runner.Worker/ActionCommandManager.cs).
+So tests see a log the way the runner does: `::name k=v,...::data` at the start of a
 line (after leading spaces), and the older `##[name k=v;...]data` anywhere in a line.
 """
 

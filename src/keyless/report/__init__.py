@@ -40,6 +40,7 @@ def check_kind(format_name: str, kind: str) -> None:
         return
     alternative = _ALTERNATIVES.get(format_name)
     raise UsageError(
-        f"the {format_name} format holds {' and '.join(kinds)} findings, not {kind} findings",
+        f"the {format_name} format accepts only {' and '.join(kinds)} findings, "
+        f"not {kind} findings",
         hint=f"use the {alternative} format instead" if alternative else None,
     )

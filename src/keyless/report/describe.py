@@ -62,9 +62,9 @@ def unique_fingerprints(findings: Iterable[Finding]) -> Iterator[tuple[Finding, 
     """Yield each finding with a fingerprint no earlier finding has.
 
     The same secret twice in one file under one rule is one identity, so the second
-    and later occurrences get `-2`, `-3` and so on: formats that key entries by
-    fingerprint (GitLab) need them unique, and the order of `sorted_findings()` keeps
-    the suffixes stable while the file does not change.
+    and later occurrences get `-2`, `-3` and so on. GitLab keys entries by fingerprint
+    and needs them unique. The order of `sorted_findings()` keeps the suffixes stable
+    while the file does not change.
     """
     counts: dict[str, int] = {}
     for finding in findings:

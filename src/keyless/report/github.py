@@ -4,8 +4,8 @@ Each finding becomes a workflow command such as
 `::error file=app.py,line=3,col=9,title=GitHub token (github-token)::...` that the
 runner turns into an annotation on that line. GitHub shows at most 10 annotations of
 each kind (error, warning, notice) per step and 50 per job (actions/toolkit,
-docs/problem-matchers.md), so findings are annotated worst first, 10 of each kind,
-and the rest are counted and listed as plain log lines.
+docs/problem-matchers.md). So findings are annotated worst first, 10 of each kind, and
+the rest are counted and listed as plain log lines.
 
 Every value taken from the scanned repository (file names, messages, rule ids from
 custom config) is escaped, so it cannot end a command early or start a new one: the
@@ -148,4 +148,4 @@ def append_step_summary(report: Report) -> None:
             summary.write(step_summary(report))
     except OSError as exc:
         # The findings still reach the log and the exit code, so this is not fatal.
-        logger.warning("GitHub: cannot append the job summary to %s: %s", target, exc.strerror)
+        logger.warning("GitHub: failed to append the job summary to %s: %s", target, exc.strerror)

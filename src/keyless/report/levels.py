@@ -1,4 +1,4 @@
-"""How keyless severities map onto each output format's own scale.
+"""Mappings from keyless severities to each output format's own scale.
 
 keyless has five severities; the formats have fewer or differently named levels:
 
@@ -10,9 +10,10 @@ keyless has five severities; the formats have fewer or differently named levels:
 | low      | note        | 3.0               | Low      | minor        | notice     |
 | info     | note        | 0.0               | Info     | info         | notice     |
 
-GitHub code scanning turns `security-severity` into its own labels: over 9.0
-critical, 7.0 to 8.9 high, 4.0 to 6.9 medium, 0.1 to 3.9 low, and 0.0 none. Each
-keyless value sits inside its GitHub band, so alerts sort the way keyless ranks them.
+GitHub code scanning turns `security-severity` into its own labels (SARIF support
+documentation, reportingDescriptor object): over 9.0 critical, 7.0 to 8.9 high, 4.0
+to 6.9 medium, 3.9 or less low. Each keyless value from low to critical sits inside the
+matching band; info has no band of its own and shows as low.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """SARIF 2.1.0 for GitHub code scanning and other SARIF viewers.
 
-GitHub reads `tool.driver.rules` for the alert text and `security-severity`,
-`partialFingerprints` to match a result to the alert of an earlier run, and
-`automationDetails.id` for the category, so a secrets run and an audit run of the same
-commit keep separate alert sets. GitHub's limits (SARIF support documentation,
-"results exceed limit"): it rejects a run with more than 25,000 results and keeps only
-the 5,000 most severe, so keyless writes at most 5,000, worst first, and logs the rest.
+GitHub reads the alert text and `security-severity` from `tool.driver.rules`. It
+matches a result to the alert of an earlier run by `partialFingerprints`, and takes the
+category from `automationDetails.id`, so a secrets run and an audit run of the same
+commit keep separate alert sets. GitHub rejects a run with more than 25,000 results and
+keeps only the 5,000 most severe (GitHub docs, "SARIF results exceed one or more
+limits"). So keyless writes at most 5,000, worst first, and logs what it left out.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def build(report: Report) -> dict[str, Any]:
     rules = report_rules(report)
     index = {rule.id: i for i, rule in enumerate(rules)}
     findings = report.sorted_findings()
-    kept, dropped = findings[:MAX_RESULTS], findings[MAX_RESULTS:]
+    written, dropped = findings[:MAX_RESULTS], findings[MAX_RESULTS:]
     invocation: dict[str, Any] = {"executionSuccessful": True}
     if report.started is not None:
         invocation["startTimeUtc"] = _timestamp(report.started)
@@ -66,7 +66,7 @@ def build(report: Report) -> dict[str, Any]:
         "automationDetails": {"id": _automation_id(report)},
         "invocations": [invocation],
         "columnKind": "unicodeCodePoints",
-        "results": [_result(f, index[f.rule_id], report) for f in kept],
+        "results": [_result(f, index[f.rule_id], report) for f in written],
         "properties": {
             "kind": report.kind,
             "scanned": report.scanned,
