@@ -6,13 +6,17 @@ import argparse
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from keyless.cli import main
 from keyless.commands.reporting import finish
+from keyless.errors import UsageError
 from keyless.findings import Severity
+from keyless.report import gitlab
+from tests.conftest import GitRepo
 from tests.report.conftest import PlantedRepo
-from tests.report.support import audit_finding, audit_report, audit_rule
+from tests.report.support import audit_finding, audit_report, audit_rule, load_schema
 
 
 def test_text_and_file_reports_together(
@@ -76,8 +80,6 @@ def test_audit_to_gitlab_writes_nothing(tmp_path: Path) -> None:
         gitlab_output=str(tmp_path / "gl.json"),
         codequality_output=None,
     )
-    from keyless.errors import UsageError
-
     with pytest.raises(UsageError) as raised:
         finish(args, report)
     assert "use the codequality format instead" in raised.value.diagnostics()
@@ -101,3 +103,21 @@ def test_audit_to_codequality_and_sarif(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "cq.json").read_text())[0]["check_name"] == "unpinned-action"
     run = json.loads((tmp_path / "a.sarif").read_text())["runs"][0]
     assert run["automationDetails"]["id"].startswith("keyless/audit/")
+
+
+def test_clean_scan_reports_are_valid(
+    repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo.write("README.md", "nothing secret here\n")
+    repo.commit("clean")
+    monkeypatch.chdir(repo.path)
+    sarif_file, gitlab_file = tmp_path / "k.sarif", tmp_path / "gl.json"
+    argv = ["scan", "--format", "github", "--sarif-output", str(sarif_file)]
+    assert main([*argv, "--gitlab-output", str(gitlab_file)]) == 0
+    log = json.loads(sarif_file.read_text())
+    jsonschema.Draft4Validator(load_schema("sarif-schema-2.1.0.json")).validate(log)
+    assert log["runs"][0]["results"] == []
+    document = json.loads(gitlab_file.read_text())
+    schema = load_schema(f"secret-detection-report-format-{gitlab.SCHEMA_VERSION}.json")
+    jsonschema.Draft7Validator(schema).validate(document)
+    assert document["vulnerabilities"] == []
