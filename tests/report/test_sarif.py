@@ -47,7 +47,8 @@ def test_scan_sarif_rules_once_each(planted: PlantedRepo, tmp_path: Path) -> Non
     ids = [rule["id"] for rule in rules]
     assert len(ids) == len(set(ids))
     for rule in rules:
-        assert rule["name"]
+        assert rule["name"].isalnum()
+        assert rule["name"].lower() != rule["id"].lower()
         assert rule["shortDescription"]["text"]
         assert rule["fullDescription"]["text"]
         assert rule["help"]["markdown"].startswith("**")

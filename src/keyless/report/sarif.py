@@ -11,6 +11,7 @@ limits"). So keyless writes at most 5,000, worst first, and logs what it left ou
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
@@ -104,7 +105,7 @@ def _rule(rule: Rule, kind: str) -> dict[str, Any]:
     tags = _SECRET_TAGS if kind == "secrets" else _AUDIT_TAGS
     return {
         "id": rule.id,
-        "name": _pascal_case(rule.id),
+        "name": _rule_name(rule),
         "shortDescription": {"text": rule.title},
         "fullDescription": {"text": rule.description or rule.title},
         "help": {
@@ -122,9 +123,14 @@ def _rule(rule: Rule, kind: str) -> dict[str, Any]:
     }
 
 
-def _pascal_case(rule_id: str) -> str:
-    parts = rule_id.replace("_", "-").replace(".", "-").split("-")
-    return "".join(part[:1].upper() + part[1:] for part in parts if part)
+def _rule_name(rule: Rule) -> str:
+    # SARIF wants `name` to be a readable identifier that differs from `id`, such as
+    # "GitHubToken" for the rule `github-token` titled "GitHub token".
+    words = re.findall(r"[A-Za-z0-9]+", rule.title) or re.findall(r"[A-Za-z0-9]+", rule.id)
+    name = "".join(word[:1].upper() + word[1:] for word in words)
+    if name.lower() == rule.id.lower():
+        name += "Rule"
+    return name
 
 
 def _result(finding: Finding, rule_index: int, report: Report) -> dict[str, Any]:
