@@ -19,6 +19,14 @@ from keyless.report.model import Report
 # Annotations only work on the log GitHub reads, so `github` has no file option.
 _STDOUT_ONLY = {"github"}
 
+_DESCRIPTIONS = {
+    "text": "the text report",
+    "json": "the JSON report",
+    "sarif": "SARIF 2.1.0 for GitHub code scanning",
+    "gitlab": "GitLab's secret-detection report",
+    "codequality": "GitLab's Code Quality report",
+}
+
 
 def file_formats() -> list[str]:
     """Return the formats that get a `--FORMAT-output FILE` option."""
@@ -49,7 +57,7 @@ def add_report_options(parser: argparse.ArgumentParser, *, fail_on: str) -> None
             f"--{name}-output",
             metavar="FILE",
             dest=output_dest(name),
-            help=f"also write the {name} report to FILE",
+            help=f"also write {_DESCRIPTIONS.get(name, f'the {name} report')} to FILE",
         )
     add_option(
         group,
