@@ -11,6 +11,8 @@ from keyless.cli import main
 from keyless.findings import Finding, Severity
 from keyless.report import github
 from keyless.report.model import Report
+from tests.conftest import GitRepo
+from tests.fakes import github_token
 from tests.report.conftest import HOSTILE_NAME, PlantedRepo
 from tests.report.support import (
     audit_finding,
@@ -178,3 +180,17 @@ def test_no_findings_message(capsys: pytest.CaptureFixture[str]) -> None:
     output = github.render(audit_report([], []))
     assert output == "keyless: 0 findings, all annotated.\n"
     assert read_log(output) == []
+
+
+def test_scan_newline_in_file_name(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = "x\n::set-output name=pwned::1\n##[add-mask]y.py"
+    repo.write(name, f'TOKEN = "{github_token()}"\n')
+    repo.commit("newline in a file name")
+    monkeypatch.chdir(repo.path)
+    assert main(["scan", "--format", "github"]) == 1
+    commands = read_log(capsys.readouterr().out)
+    assert len(commands) == 1
+    assert commands[0].name == "error"
+    assert commands[0].properties["file"] == name
