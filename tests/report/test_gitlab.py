@@ -160,3 +160,16 @@ def test_codequality_fingerprints_survive_line_moves() -> None:
     after = json.loads(codequality.render(audit_report([audit_finding(rule, line=40)], [rule])))
     assert before[0]["fingerprint"] == after[0]["fingerprint"]
     assert after[0]["location"]["lines"]["begin"] == 40
+
+
+def test_gitlab_notes_and_skipped_as_messages() -> None:
+    report = audit_report([secret_finding("noted-secret-value", "a.txt", 1)], [])
+    report.kind = "secrets"
+    report.notes = ["history scan stopped at 1000 commits"]
+    report.skipped = {"too large": 2, "binary": 1}
+    document = gitlab.build(report)
+    jsonschema.Draft7Validator(SCHEMA).validate(document)
+    assert document["scan"]["messages"] == [
+        {"level": "info", "value": "history scan stopped at 1000 commits"},
+        {"level": "info", "value": "skipped files: 2 too large, 1 binary"},
+    ]

@@ -172,3 +172,14 @@ def test_results_capped_most_severe_first(caplog: pytest.LogCaptureFixture) -> N
     assert any("left out 3 (3 low)" in message for message in messages), messages
     notification = run["invocations"][0]["toolExecutionNotifications"][0]
     assert "left out 3" in notification["message"]["text"]
+
+
+def test_notes_become_notifications() -> None:
+    report = audit_report([], [])
+    report.notes = ["history scan stopped at 1000 commits"]
+    log = sarif.build(report)
+    jsonschema.Draft4Validator(SCHEMA).validate(log)
+    notifications = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert notifications == [
+        {"level": "note", "message": {"text": "history scan stopped at 1000 commits"}}
+    ]

@@ -62,17 +62,24 @@ def build(report: Report) -> dict[str, Any]:
         "vendor": {"name": "keyless"},
     }
     now = datetime.now(timezone.utc)
+    scan: dict[str, Any] = {
+        "analyzer": dict(tool),
+        "scanner": dict(tool),
+        "type": "secret_detection",
+        "start_time": _timestamp(report.started or now),
+        "end_time": _timestamp(report.finished or now),
+        "status": "success",
+    }
+    messages = [{"level": "info", "value": note} for note in report.notes]
+    if report.skipped:
+        detail = ", ".join(f"{count} {reason}" for reason, count in report.skipped.items())
+        messages.append({"level": "info", "value": f"skipped files: {detail}"})
+    if messages:
+        scan["messages"] = messages
     return {
         "version": SCHEMA_VERSION,
         "schema": SCHEMA_URI,
-        "scan": {
-            "analyzer": dict(tool),
-            "scanner": dict(tool),
-            "type": "secret_detection",
-            "start_time": _timestamp(report.started or now),
-            "end_time": _timestamp(report.finished or now),
-            "status": "success",
-        },
+        "scan": scan,
         "vulnerabilities": [
             _vulnerability(finding, fingerprint, report, fallback_commit)
             for finding, fingerprint in unique_fingerprints(report.sorted_findings())

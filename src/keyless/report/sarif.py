@@ -51,10 +51,13 @@ def build(report: Report) -> dict[str, Any]:
         invocation["startTimeUtc"] = _timestamp(report.started)
     if report.finished is not None:
         invocation["endTimeUtc"] = _timestamp(report.finished)
+    notifications = [{"level": "note", "message": {"text": note}} for note in report.notes]
     if dropped:
         note = _truncation_note(len(findings), dropped)
         logger.warning("SARIF: %s", note)
-        invocation["toolExecutionNotifications"] = [{"level": "warning", "message": {"text": note}}]
+        notifications.append({"level": "warning", "message": {"text": note}})
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
     run: dict[str, Any] = {
         "tool": {
             "driver": {
