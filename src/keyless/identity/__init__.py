@@ -7,6 +7,7 @@ on its platform, and raises IdentityError when it is there but misconfigured.
 
 from __future__ import annotations
 
+from keyless.identity.options import add_token_options
 from keyless.identity.token import IdentityError, IdentityToken, obtain_token
 
-__all__ = ["IdentityError", "IdentityToken", "obtain_token"]
+__all__ = ["IdentityError", "IdentityToken", "add_token_options", "obtain_token"]
