@@ -7,11 +7,16 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keyless.ci import github
 from keyless.errors import Error
 from keyless.secret import Secret
+
+if TYPE_CHECKING:
+    import requests
+
+    from keyless.http import RetryPolicy
 
 
 class IdentityError(Error):
@@ -30,6 +35,11 @@ class IdentityToken:
     provider: str
     claims: dict[str, Any] = field(default_factory=dict)
     header: dict[str, Any] = field(default_factory=dict)
+    # Seconds the local clock runs ahead of the platform's, measured from the HTTP
+    # `Date` header of the response that carried the token; None when not measured.
+    clock_skew: float | None = None
+    # Where the clock skew was measured: a host name.
+    clock_skew_source: str | None = None
 
 
 def decode_unverified(raw: Secret, source: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -62,7 +72,7 @@ def from_env(name: str) -> IdentityToken:
             f"environment variable {name} is not set or empty",
             hint="set it to the CI's OIDC token, or use --token-file",
         )
-    return _token(Secret(value), f"env:{name}")
+    return make_token(Secret(value), f"env:{name}")
 
 
 def from_file(path: str) -> IdentityToken:
@@ -73,26 +83,60 @@ def from_file(path: str) -> IdentityToken:
         raise IdentityError(f"{path}: cannot read token file: {exc.strerror}") from exc
     if not value:
         raise IdentityError(f"{path}: token file is empty")
-    return _token(Secret(value), f"file:{path}")
+    return make_token(Secret(value), f"file:{path}")
 
 
-def _token(raw: Secret, provider: str) -> IdentityToken:
+def make_token(
+    raw: Secret,
+    provider: str,
+    *,
+    clock_skew: float | None = None,
+    clock_skew_source: str | None = None,
+) -> IdentityToken:
+    """Mask the raw token in GitHub logs, then decode it into an IdentityToken.
+
+    Every provider calls this first with the value it read, before it logs anything.
+    """
     github.add_mask(raw)
     header, claims = decode_unverified(raw, provider)
-    return IdentityToken(raw=raw, provider=provider, claims=claims, header=header)
+    return IdentityToken(
+        raw=raw,
+        provider=provider,
+        claims=claims,
+        header=header,
+        clock_skew=clock_skew,
+        clock_skew_source=clock_skew_source,
+    )
 
 
 def obtain_token(
-    audience: str | None, *, token_env: str | None = None, token_file: str | None = None
+    audience: str | None,
+    *,
+    token_env: str | None = None,
+    token_file: str | None = None,
+    http: requests.Session | None = None,
+    retry: RetryPolicy | None = None,
 ) -> IdentityToken:
-    """Return the job's identity token for `audience` from the first source that has one."""
+    """Return the job's identity token for `audience` from the first source that has one.
+
+    `--token-file` wins over `--token-env`, which wins over the CI platform. `http` and
+    `retry` override the session and retry policy of providers that make HTTP requests.
+    Raises IdentityError when no source has a token or a platform is misconfigured.
+    """
+    from keyless.http import DEFAULT_RETRY
+    from keyless.identity.providers import PROVIDERS, TokenRequest
+
     if token_file:
         return from_file(token_file)
     if token_env:
         return from_env(token_env)
-    # TODO: ambient providers (GitHub Actions, GitLab CI, CircleCI, Buildkite).
+    request = TokenRequest(audience=audience, http=http, retry=retry or DEFAULT_RETRY)
+    for provider in PROVIDERS.values():
+        token = provider(request)
+        if token is not None:
+            return token
     raise IdentityError(
-        "no identity token found: not running in a supported CI and no --token-env or "
-        "--token-file given",
+        "no identity token found: not running in GitHub Actions, GitLab CI, CircleCI or "
+        "Buildkite, and no --token-env or --token-file given",
         hint="pass --token-file PATH or --token-env NAME",
     )

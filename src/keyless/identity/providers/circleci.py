@@ -1,0 +1,49 @@
+"""CircleCI: read the token CircleCI puts into the job's environment.
+
+CircleCI sets CIRCLE_OIDC_TOKEN_V2 (newer claim format) and CIRCLE_OIDC_TOKEN only in
+jobs that use at least one context. keyless prefers the V2 token.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from keyless.identity.token import IdentityError, IdentityToken, make_token
+from keyless.logs import logger
+from keyless.secret import Secret
+
+if TYPE_CHECKING:
+    from keyless.identity.providers import TokenRequest
+
+VARIABLES = ("CIRCLE_OIDC_TOKEN_V2", "CIRCLE_OIDC_TOKEN")
+
+
+def fetch(request: TokenRequest) -> IdentityToken | None:
+    """Return the job's token from CircleCI, or None outside CircleCI."""
+    if os.environ.get("CIRCLECI") != "true":
+        return None
+    for name in VARIABLES:
+        value = os.environ.get(name, "").strip()
+        if value:
+            token = make_token(Secret(value), f"circleci:{name}")
+            _warn_on_audience(token, request.audience)
+            return token
+    raise IdentityError(
+        "CircleCI: neither CIRCLE_OIDC_TOKEN_V2 nor CIRCLE_OIDC_TOKEN is set",
+        hint="CircleCI issues OIDC tokens only to jobs that use a context: add "
+        "`context: [NAME]` to the job in the workflow",
+    )
+
+
+def _warn_on_audience(token: IdentityToken, audience: str | None) -> None:
+    present = token.claims.get("aud")
+    audiences = present if isinstance(present, list) else [present]
+    if audience and audience not in audiences:
+        logger.warning(
+            "CircleCI: the token's audience is %s, not %s; request a token for it with "
+            '`circleci run oidc get --claims \'{"aud": "%s"}\'` and pass it with --token-env',
+            present,
+            audience,
+            audience,
+        )
