@@ -21,6 +21,7 @@ from keyless.logs import logger
 # Subcommand name -> (module, one-line help). Order is the order of `keyless --help`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("keyless.commands.scan", "find static secrets in files, staged changes or history"),
+    "token": ("keyless.commands.token", "show, verify and check the CI job's OIDC token"),
 }
 
 
