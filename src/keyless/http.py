@@ -110,7 +110,8 @@ def send(
 
     Use it only for requests that are safe to repeat. `label` starts each log line
     ("GitHub: token request"). Returns the last response, whatever its status, and
-    raises the last requests exception when every attempt failed without one.
+    raises the last requests exception when every attempt failed without one. TLS
+    errors are raised at once, because a retry cannot fix a certificate.
     """
     import requests
 
@@ -118,6 +119,8 @@ def send(
         last = attempt == retry.attempts
         try:
             response = http.request(method, url, **kwargs)
+        except requests.exceptions.SSLError:
+            raise
         except (requests.Timeout, requests.ConnectionError) as exc:
             if last:
                 raise

@@ -26,6 +26,8 @@ from keyless.logs import logger
 if TYPE_CHECKING:
     import requests
 
+    from keyless.http import RetryPolicy
+
 ALLOWED_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
 )
@@ -84,6 +86,7 @@ def verify(
     expected_audience: str | None = None,
     leeway: float = DEFAULT_LEEWAY,
     http: requests.Session | None = None,
+    retry: RetryPolicy | None = None,
     now: float | None = None,
 ) -> Verification:
     """Verify `token` and return every check; fetch failures raise IdentityError.
@@ -98,7 +101,7 @@ def verify(
         return result
     if not _check_issuer(result, claims, expected_issuer):
         return result
-    jwks_uri = _discover(result, issuer, http)
+    jwks_uri = _discover(result, issuer, http, retry)
     if jwks_uri is None:
         return result
     key = _signing_key(result, token, jwks_uri)
@@ -156,7 +159,12 @@ def _check_issuer(result: Verification, claims: dict[str, Any], expected: str | 
     )
 
 
-def _discover(result: Verification, issuer: str, http: requests.Session | None) -> str | None:
+def _discover(
+    result: Verification,
+    issuer: str,
+    http: requests.Session | None,
+    retry: RetryPolicy | None,
+) -> str | None:
     import requests
 
     from keyless import http as keyless_http
@@ -166,7 +174,13 @@ def _discover(result: Verification, issuer: str, http: requests.Session | None) 
     session = http or keyless_http.session()
     sent_at = time.time()
     try:
-        response = keyless_http.send(session, "GET", url, label=f"OIDC discovery at {url}")
+        response = keyless_http.send(
+            session,
+            "GET",
+            url,
+            label=f"OIDC discovery at {url}",
+            retry=retry or keyless_http.DEFAULT_RETRY,
+        )
     except requests.exceptions.SSLError as exc:
         raise IdentityError(
             f"cannot fetch the discovery document {url}: TLS verification failed",
