@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TextIO
 
 from keyless.secret import Secret
 
@@ -13,20 +14,23 @@ def in_actions() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
 
 
-def add_mask(secret: Secret) -> None:
+def add_mask(secret: Secret, stream: TextIO | None = None) -> None:
     """Register every line of the value with the runner's log masking, on stdout.
 
     The runner masks per line, so each line of a multi-line value is registered too.
-    Does nothing outside GitHub Actions.
+    Does nothing outside GitHub Actions. The runner reads workflow commands from
+    stderr as well, so a command whose stdout is machine-readable output passes
+    `stream=sys.stderr`.
     """
     if not in_actions():
         return
+    out = stream or sys.stdout
     value = secret.reveal()
     lines = [value, *value.splitlines()] if "\n" in value or "\r" in value else [value]
     for line in lines:
         if line.strip():
-            sys.stdout.write(f"::add-mask::{escape_data(line)}\n")
-    sys.stdout.flush()
+            out.write(f"::add-mask::{escape_data(line)}\n")
+    out.flush()
 
 
 def escape_data(value: str) -> str:

@@ -81,7 +81,15 @@ def run(args: argparse.Namespace) -> int:
     expectations = explain.expectations(
         args.expect_claim, audience=expected_audience, issuer=args.expect_issuer
     )
-    token = obtain_token(args.audience, token_env=args.token_env, token_file=args.token_file)
+    # In GitHub Actions the mask command must not end up inside machine-readable
+    # stdout, where the runner never sees it; the runner reads commands on stderr too.
+    machine_stdout = args.raw or (args.format == "json" and args.output in (None, "-"))
+    token = obtain_token(
+        args.audience,
+        token_env=args.token_env,
+        token_file=args.token_file,
+        mask_stream=sys.stderr if machine_stdout else None,
+    )
     verification = None
     if args.verify:
         verification = verify(

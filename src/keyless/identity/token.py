@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from keyless.ci import github
 from keyless.errors import Error
@@ -64,7 +64,7 @@ def _b64url(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
-def from_env(name: str) -> IdentityToken:
+def from_env(name: str, *, mask_stream: TextIO | None = None) -> IdentityToken:
     """Read a token from the environment variable `name`."""
     value = os.environ.get(name, "").strip()
     if not value:
@@ -72,10 +72,10 @@ def from_env(name: str) -> IdentityToken:
             f"environment variable {name} is not set or empty",
             hint="set it to the CI's OIDC token, or use --token-file",
         )
-    return make_token(Secret(value), f"env:{name}")
+    return make_token(Secret(value), f"env:{name}", mask_stream=mask_stream)
 
 
-def from_file(path: str) -> IdentityToken:
+def from_file(path: str, *, mask_stream: TextIO | None = None) -> IdentityToken:
     """Read a token from the file at `path`."""
     try:
         value = Path(path).read_text(encoding="utf-8").strip()
@@ -83,7 +83,7 @@ def from_file(path: str) -> IdentityToken:
         raise IdentityError(f"{path}: cannot read token file: {exc.strerror}") from exc
     if not value:
         raise IdentityError(f"{path}: token file is empty")
-    return make_token(Secret(value), f"file:{path}")
+    return make_token(Secret(value), f"file:{path}", mask_stream=mask_stream)
 
 
 def make_token(
@@ -92,12 +92,14 @@ def make_token(
     *,
     clock_skew: float | None = None,
     clock_skew_source: str | None = None,
+    mask_stream: TextIO | None = None,
 ) -> IdentityToken:
     """Mask the raw token in GitHub logs, then decode it into an IdentityToken.
 
     Every provider calls this first with the value it read, before it logs anything.
+    `mask_stream` is where the `::add-mask::` command goes (default stdout).
     """
-    github.add_mask(raw)
+    github.add_mask(raw, mask_stream)
     header, claims = decode_unverified(raw, provider)
     return IdentityToken(
         raw=raw,
@@ -116,21 +118,26 @@ def obtain_token(
     token_file: str | None = None,
     http: requests.Session | None = None,
     retry: RetryPolicy | None = None,
+    mask_stream: TextIO | None = None,
 ) -> IdentityToken:
     """Return the job's identity token for `audience` from the first source that has one.
 
     `--token-file` wins over `--token-env`, which wins over the CI platform. `http` and
     `retry` override the session and retry policy of providers that make HTTP requests.
+    `mask_stream` receives the GitHub `::add-mask::` command instead of stdout, for
+    commands whose stdout is machine-readable.
     Raises IdentityError when no source has a token or a platform is misconfigured.
     """
     from keyless.http import DEFAULT_RETRY
     from keyless.identity.providers import PROVIDERS, TokenRequest
 
     if token_file:
-        return from_file(token_file)
+        return from_file(token_file, mask_stream=mask_stream)
     if token_env:
-        return from_env(token_env)
-    request = TokenRequest(audience=audience, http=http, retry=retry or DEFAULT_RETRY)
+        return from_env(token_env, mask_stream=mask_stream)
+    request = TokenRequest(
+        audience=audience, http=http, retry=retry or DEFAULT_RETRY, mask_stream=mask_stream
+    )
     for provider in PROVIDERS.values():
         token = provider(request)
         if token is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from keyless.http import DEFAULT_RETRY, RetryPolicy
 from keyless.identity.providers import buildkite, circleci, github, gitlab
@@ -29,6 +29,8 @@ class TokenRequest:
     retry: RetryPolicy = DEFAULT_RETRY
     # Seconds a child process such as buildkite-agent may run.
     command_timeout: float = 60.0
+    # Where GitHub's `::add-mask::` command goes; None means stdout.
+    mask_stream: TextIO | None = None
 
 
 Provider = Callable[[TokenRequest], "IdentityToken | None"]

@@ -70,4 +70,4 @@ def fetch(request: TokenRequest) -> IdentityToken | None:
             hint="the step needs the agent's BUILDKITE_AGENT_ACCESS_TOKEN; OIDC tokens "
             "need buildkite-agent 3.48 or later",
         )
-    return make_token(Secret(value), "buildkite")
+    return make_token(Secret(value), "buildkite", mask_stream=request.mask_stream)

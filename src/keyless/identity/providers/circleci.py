@@ -26,7 +26,7 @@ def fetch(request: TokenRequest) -> IdentityToken | None:
     for name in VARIABLES:
         value = os.environ.get(name, "").strip()
         if value:
-            token = make_token(Secret(value), f"circleci:{name}")
+            token = make_token(Secret(value), f"circleci:{name}", mask_stream=request.mask_stream)
             _warn_on_audience(token, request.audience)
             return token
     raise IdentityError(

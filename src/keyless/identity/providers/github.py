@@ -100,7 +100,13 @@ def _request_token(url: str, bearer: Secret, request: TokenRequest) -> IdentityT
     with response:
         raw = _value_from(response, host)
         skew = http.clock_skew(response, sent_at, received_at)
-    return make_token(raw, "github", clock_skew=skew, clock_skew_source=host)
+    return make_token(
+        raw,
+        "github",
+        clock_skew=skew,
+        clock_skew_source=host,
+        mask_stream=request.mask_stream,
+    )
 
 
 def _value_from(response: Any, host: str) -> Secret:

@@ -47,7 +47,7 @@ def fetch(request: TokenRequest) -> IdentityToken | None:
         raise _no_token_error(request.audience)
     name = select(candidates, request.audience)
     raw = Secret(os.environ[name].strip())
-    token = make_token(raw, f"gitlab:{name}")
+    token = make_token(raw, f"gitlab:{name}", mask_stream=request.mask_stream)
     _warn_on_audience(token, name, request.audience)
     return token
 
