@@ -1,9 +1,9 @@
 """The shared HTTP client: a requests session with timeouts, User-Agent, CA trust and retries.
 
-Every HTTP call keyless makes goes through `session()` and, where a retry is safe,
-`send()`. requests itself honours REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE; `session()`
-adds SSL_CERT_FILE, so the same bundle works for requests, for urllib (PyJWT's JWKS
-client, through `ssl_context()`) and for the user's other tools.
+HTTP calls made with requests go through `session()` and, where a retry is safe,
+`send()`. requests itself honours REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE, and
+`session()` adds SSL_CERT_FILE. urllib clients such as PyJWT's JWKS client get the
+same CA bundle from `ssl_context()`.
 """
 
 from __future__ import annotations

@@ -81,8 +81,8 @@ def run(args: argparse.Namespace) -> int:
     expectations = explain.expectations(
         args.expect_claim, audience=expected_audience, issuer=args.expect_issuer
     )
-    # In GitHub Actions the mask command must not end up inside machine-readable
-    # stdout, where the runner never sees it; the runner reads commands on stderr too.
+    # In GitHub Actions a mask command inside captured, machine-readable stdout never
+    # reaches the runner. The runner also reads workflow commands on stderr.
     machine_stdout = args.raw or (args.format == "json" and args.output in (None, "-"))
     token = obtain_token(
         args.audience,

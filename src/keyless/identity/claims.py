@@ -116,7 +116,7 @@ def audiences(claims: Mapping[str, Any]) -> list[str]:
 
 @dataclass(frozen=True)
 class Subject:
-    """How the token's `sub` was built from its other claims."""
+    """The token's `sub` and the claims it was built from."""
 
     value: str
     # default, immutable-id, customised or unknown.

@@ -42,7 +42,7 @@ _CIRCLECI = re.compile(re.escape(CIRCLECI_PREFIX) + r"(?P<org>[0-9a-f-]{36})")
 
 @dataclass(frozen=True)
 class IssuerInfo:
-    """What keyless knows about an `iss` value."""
+    """The classification of an `iss` value: its kind, platform and description."""
 
     url: str
     # github.com, ghec-unique, ghe.com, ghes, gitlab.com, gitlab-self-managed,

@@ -1,6 +1,6 @@
-"""What `keyless token` shows: claims, subject, time window, verification, expectations.
+"""The `keyless token` report: claims, subject, time window, verification, expectations.
 
-The raw token is never part of a report; only its decoded, non-secret claims are.
+A report contains the token's decoded claims but never the raw token.
 """
 
 from __future__ import annotations

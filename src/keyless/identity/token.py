@@ -1,4 +1,4 @@
-"""Reading an identity token from an explicit source, and its unverified claims."""
+"""The identity token type, its explicit sources, and `obtain_token`, which picks a source."""
 
 from __future__ import annotations
 

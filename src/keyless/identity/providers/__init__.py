@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class TokenRequest:
-    """What the caller wants: the audience, and how to make HTTP requests."""
+    """A token request: the audience, and how to make HTTP requests and mask the token."""
 
     audience: str | None
     http: requests.Session | None = None

@@ -67,7 +67,7 @@ def fetch(request: TokenRequest) -> IdentityToken | None:
         raise IdentityError(
             f"Buildkite: {AGENT} oidc request-token failed with exit code "
             f"{completed.returncode}" + (f": {detail}" if detail else ""),
-            hint="the step needs the agent's BUILDKITE_AGENT_ACCESS_TOKEN; OIDC tokens "
-            "need buildkite-agent 3.48 or later",
+            hint="run it in a Buildkite step, whose environment has the agent's "
+            "BUILDKITE_AGENT_ACCESS_TOKEN, with an agent version that has `oidc request-token`",
         )
     return make_token(Secret(value), "buildkite", mask_stream=request.mask_stream)

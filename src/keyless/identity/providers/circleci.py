@@ -36,6 +36,8 @@ def fetch(request: TokenRequest) -> IdentityToken | None:
     )
 
 
+# NOTE: the `circleci run oidc get --claims` command is quoted from CircleCI's
+# "OIDC tokens with custom claims" documentation and has not been run here.
 def _warn_on_audience(token: IdentityToken, audience: str | None) -> None:
     present = token.claims.get("aud")
     audiences = present if isinstance(present, list) else [present]
