@@ -215,6 +215,15 @@ def test_github_raw_masks_on_stderr(github_job: Issuer, capsys: pytest.CaptureFi
     assert captured.err.splitlines()[0] == f"::add-mask::{raw}"
 
 
+def test_scan_format_variable_ignored(
+    gitlab_job: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KEYLESS_FORMAT", "sarif")
+    monkeypatch.setenv("KEYLESS_TOKEN_FORMAT", "json")
+    assert main(["token"]) == 0
+    assert json.loads(capsys.readouterr().out)["provider"] == "gitlab:VAULT_ID_TOKEN"
+
+
 def test_invalid_token_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("not-a-jwt-at-all", encoding="utf-8")

@@ -54,14 +54,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="expect iss to be exactly URL; --verify then trusts only this issuer",
     )
+    # --format, --output and --raw read KEYLESS_TOKEN_* variables, because `keyless
+    # scan` reads KEYLESS_FORMAT and KEYLESS_OUTPUT with other values (sarif, a file).
     output = parser.add_argument_group("output")
-    add_option(output, "--format", choices=FORMATS, default="text", help="output format")
     add_option(
-        output, "--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout"
+        output,
+        "--format",
+        env="KEYLESS_TOKEN_FORMAT",
+        choices=FORMATS,
+        default="text",
+        help="output format",
+    )
+    add_option(
+        output,
+        "--output",
+        "-o",
+        env="KEYLESS_TOKEN_OUTPUT",
+        metavar="FILE",
+        help="write the report to FILE instead of stdout",
     )
     add_option(
         output,
         "--raw",
+        env="KEYLESS_TOKEN_RAW",
         action="store_true",
         help="print only the raw token to stdout, after every requested check passed",
     )
