@@ -283,6 +283,27 @@ def test_buildkite_requests_token(
     assert all(minted not in argument for argument in argv)
 
 
+def test_buildkite_without_audience(
+    oidc_issuer: Issuer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "token").write_text(oidc_issuer.mint(), encoding="utf-8")
+    argv_file = _fake_agent(
+        tmp_path, monkeypatch, f"print(open({str(tmp_path / 'token')!r}).read())\n"
+    )
+    obtain_token(None)
+    argv = json.loads(argv_file.read_text(encoding="utf-8"))
+    assert argv[1:] == ["oidc", "request-token"]
+
+
+def test_token_file_beats_platform(github_job: Issuer, oidc_issuer: Issuer, tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(oidc_issuer.mint({"sub": "from-file"}), encoding="utf-8")
+    token = obtain_token("vault", token_file=str(token_file), token_env="UNUSED")
+    assert token.provider == f"file:{token_file}"
+    assert token.claims["sub"] == "from-file"
+    assert github_job.token_requests == []
+
+
 def test_buildkite_agent_failure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     _fake_agent(
         tmp_path, monkeypatch, "sys.stderr.write('fatal: 401 Unauthorized\\n')\nsys.exit(1)\n"

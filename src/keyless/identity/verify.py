@@ -242,7 +242,6 @@ def _signing_key(result: Verification, token: IdentityToken, jwks_uri: str) -> A
         headers={"User-Agent": keyless_http.USER_AGENT},
         timeout=30,
         ssl_context=context,
-        cooldown_duration=0,
     )
     try:
         key = client.get_signing_key(str(kid))
