@@ -66,6 +66,13 @@ def test_expected_sub_immutable_form() -> None:
     assert "expect repo:octo-org/octo-repo:ref:refs/heads/main" in note
 
 
+def test_immutable_pattern_customised_sub() -> None:
+    claims = _github(sub="repository_owner:octo-org:ref:refs/heads/main")
+    note = _note(claims, "sub=repo:octo-org@65/octo-repo@74:*")
+    assert "customised" in note
+    assert "expect repo:octo-org/octo-repo" not in note
+
+
 def test_sub_from_environment() -> None:
     claims = _github(environment="prod", sub="repo:octo-org/octo-repo:environment:prod")
     note = _note(claims, "sub=repo:octo-org/octo-repo:ref:refs/heads/main")

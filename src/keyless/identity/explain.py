@@ -156,7 +156,7 @@ def _subject_notes(claims: Mapping[str, Any], expectation: Expectation) -> list[
             "the token's sub uses the immutable-id form (owner@ID/repository@ID); "
             f"expect {subject.immutable}"
         )
-    elif pattern_immutable and subject.form != "immutable-id":
+    elif pattern_immutable and subject.form == "default":
         notes.append(
             "the expected sub uses the immutable-id form but the token's sub does not; "
             f"expect {subject.default}"
