@@ -27,6 +27,8 @@ def fetch(request: TokenRequest) -> IdentityToken | None:
         value = os.environ.get(name, "").strip()
         if value:
             token = make_token(Secret(value), f"circleci:{name}", mask_stream=request.mask_stream)
+            # TODO: request a token for the audience with CircleCI's custom-claims
+            # command instead of only warning when the audience differs.
             _warn_on_audience(token, request.audience)
             return token
     raise IdentityError(
