@@ -69,3 +69,20 @@ def test_missing_path_is_clear_error(
     err = capsys.readouterr().err
     assert "does-not-exist: no such file or directory" in err
     assert "Traceback" not in err
+
+
+def test_bad_env_for_other_command_is_ignored(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo.path)
+    repo.write("clean.txt", "nothing to see\n")
+    monkeypatch.setenv("KEYLESS_TOKEN_FORMAT", "sarif")
+    assert main(["scan"]) == 0
+
+
+def test_bad_boolean_env_is_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KEYLESS_STAGED", "maybe")
+    assert main(["scan"]) == 2
+    assert "KEYLESS_STAGED='maybe' is not a boolean" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from keyless import __version__, logs
+from keyless.commands.options import check_environment
 from keyless.errors import Error, ExitCode
 from keyless.logs import logger
 
@@ -88,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return ExitCode.USAGE
     try:
+        check_environment(args)
         return int(args._module.run(args))
     except Error as exc:
         logger.error("%s", exc.diagnostics())

@@ -35,28 +35,57 @@ def add_option(
     long_flag = next(f for f in flags if f.startswith("--"))
     variable = env or env_name(long_flag)
     raw = os.environ.get(variable)
-    action = kwargs.get("action")
     if raw is not None:
-        if action == "store_true":
-            kwargs["default"] = _parse_bool(raw, variable)
-        elif action == "append":
-            kwargs["default"] = [line.strip() for line in raw.splitlines() if line.strip()]
-        elif raw != "":
-            choices = kwargs.get("choices")
-            if choices is not None and raw not in choices:
-                raise UsageError(
-                    f"{variable}={raw!r} is invalid for {long_flag}; "
-                    f"choose from {', '.join(map(str, choices))}"
-                )
-            converter: Callable[[str], Any] = kwargs.get("type") or str
-            try:
-                kwargs["default"] = converter(raw)
-            except (ValueError, argparse.ArgumentTypeError) as exc:
-                raise UsageError(f"{variable}={raw!r} is invalid for {long_flag}: {exc}") from exc
+        try:
+            default = _env_default(raw, variable, long_flag, kwargs)
+        except UsageError as exc:
+            # Raised only if this command runs, so one command's bad variable does not
+            # break every other command at parser-build time.
+            default = InvalidEnvironment(exc)
+        if default is not _UNSET:
+            kwargs["default"] = default
     help_text = kwargs.get("help")
     if help_text is not None and help_text is not argparse.SUPPRESS:
         kwargs["help"] = f"{help_text} (env: {variable})"
     parser.add_argument(*flags, **kwargs)
+
+
+_UNSET = object()
+
+
+class InvalidEnvironment:
+    """An option default whose environment variable did not parse."""
+
+    def __init__(self, error: UsageError) -> None:
+        self.error = error
+
+
+def check_environment(args: argparse.Namespace) -> None:
+    """Raise the first error of an option whose default came from a bad environment value."""
+    for value in vars(args).values():
+        if isinstance(value, InvalidEnvironment):
+            raise value.error
+
+
+def _env_default(raw: str, variable: str, long_flag: str, kwargs: dict[str, Any]) -> object:
+    action = kwargs.get("action")
+    if action == "store_true":
+        return _parse_bool(raw, variable)
+    if action == "append":
+        return [line.strip() for line in raw.splitlines() if line.strip()]
+    if raw == "":
+        return _UNSET
+    choices = kwargs.get("choices")
+    if choices is not None and raw not in choices:
+        raise UsageError(
+            f"{variable}={raw!r} is invalid for {long_flag}; "
+            f"choose from {', '.join(map(str, choices))}"
+        )
+    converter: Callable[[str], Any] = kwargs.get("type") or str
+    try:
+        return converter(raw)
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        raise UsageError(f"{variable}={raw!r} is invalid for {long_flag}: {exc}") from exc
 
 
 def _parse_bool(raw: str, variable: str) -> bool:
