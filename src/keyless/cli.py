@@ -23,6 +23,7 @@ from keyless.logs import logger
 COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("keyless.commands.scan", "find static secrets in files, staged changes or history"),
     "token": ("keyless.commands.token", "show, verify and check the CI job's OIDC token"),
+    "audit": ("keyless.commands.audit", "audit CI pipeline configuration for credential hygiene"),
 }
 
 

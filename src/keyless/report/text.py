@@ -16,7 +16,9 @@ def render(report: Report) -> str:
             f"{where}: {finding.severity.value} {finding.rule_id}: "
             f"{finding.message or finding.title}{preview}"
         )
-        lines.append(f"    fix: {finding.remediation}")
+        # Multi-line remediations (audit tips with YAML to paste) stay under "fix:".
+        remediation = finding.remediation.replace("\n", "\n         ")
+        lines.append(f"    fix: {remediation}")
     lines.append(_summary(report))
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,1 @@
+"""Pipeline-configuration audit: located YAML, CI models and one module per rule."""

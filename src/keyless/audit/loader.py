@@ -1,0 +1,170 @@
+"""Load YAML into located nodes, reporting problems instead of raising.
+
+PyYAML's composer gives nodes with start and end marks; keyless converts them into
+its own node types. Aliases reuse the anchored node, merge keys (`<<`) are applied
+with explicit keys winning, and custom tags such as GitLab's `!reference` are kept
+on the node. A duplicate key keeps the last value, as PyYAML and GitLab do, and is
+reported. Invalid YAML stops that document, not the run: the documents before the
+error are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from keyless.audit.nodes import Mapping, Mark, Node, Scalar, Sequence, Source
+
+if TYPE_CHECKING:
+    import yaml
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with the YAML itself: `kind` is "invalid-yaml" or "duplicate-key"."""
+
+    kind: str
+    source: Source
+    mark: Mark
+    message: str
+    key: str
+
+
+@dataclass
+class LoadedFile:
+    """The documents of one file and the problems met while loading it."""
+
+    source: Source
+    documents: list[Node] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        """Return whether the file parsed without a YAML syntax error."""
+        return not any(p.kind == "invalid-yaml" for p in self.problems)
+
+
+def load_text(path: str, text: str) -> LoadedFile:
+    """Compose every document of `text`; syntax errors become problems."""
+    import yaml
+
+    source = Source(path, text)
+    loaded = LoadedFile(source)
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_class(text)
+    try:
+        while loader.check_node():
+            composed = loader.get_node()
+            if composed is None:
+                continue
+            converter = _Converter(source, loaded.problems)
+            loaded.documents.append(converter.convert(composed))
+    except yaml.MarkedYAMLError as exc:
+        loaded.problems.append(_syntax_problem(source, exc))
+    except yaml.YAMLError as exc:
+        loaded.problems.append(
+            Problem("invalid-yaml", source, Mark(1, 1), f"invalid YAML: {exc}", "invalid-yaml")
+        )
+    finally:
+        loader.dispose()
+    return loaded
+
+
+def _syntax_problem(source: Source, exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    where = Mark(mark.line + 1, mark.column + 1) if mark is not None else Mark(1, 1)
+    parts = [p for p in (exc.context, exc.problem) if p]
+    detail = ", ".join(parts) if parts else "syntax error"
+    return Problem("invalid-yaml", source, where, f"invalid YAML: {detail}", "invalid-yaml")
+
+
+class _Converter:
+    """Convert one composed document, keeping shared (aliased) nodes shared."""
+
+    def __init__(self, source: Source, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        self.done: dict[int, Node] = {}
+        self.active: set[int] = set()
+
+    def convert(self, node: yaml.Node) -> Node:
+        import yaml
+
+        known = self.done.get(id(node))
+        if known is not None:
+            return known
+        start = Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+        end = Mark(node.end_mark.line + 1, node.end_mark.column + 1)
+        if id(node) in self.active:
+            # An alias inside its own anchor. CI systems reject it; keep a placeholder.
+            self.problems.append(
+                Problem(
+                    "invalid-yaml",
+                    self.source,
+                    start,
+                    "invalid YAML: an alias refers to a node that contains it",
+                    "recursive-alias",
+                )
+            )
+            return Scalar(self.source, start, end, "tag:yaml.org,2002:null", "", None)
+        if isinstance(node, yaml.ScalarNode):
+            result: Node = Scalar(self.source, start, end, node.tag, node.value, node.style)
+            self.done[id(node)] = result
+            return result
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                items = [self.convert(item) for item in node.value]
+                result = Sequence(self.source, start, end, node.tag, items)
+            elif isinstance(node, yaml.MappingNode):
+                result = self._mapping(node, start, end)
+            else:
+                raise TypeError(f"unexpected YAML node {type(node).__name__}")
+        finally:
+            self.active.discard(id(node))
+        self.done[id(node)] = result
+        return result
+
+    def _mapping(self, node: yaml.MappingNode, start: Mark, end: Mark) -> Mapping:
+
+        mapping = Mapping(self.source, start, end, node.tag)
+        merged: list[Mapping] = []
+        first_seen: dict[str, Scalar] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                merged.extend(self._merge_sources(self.convert(value_node)))
+                continue
+            key = self.convert(key_node)
+            if not isinstance(key, Scalar):
+                # CI files only use scalar keys; complex keys are kept as their text.
+                key = Scalar(self.source, key.start, key.end, "tag:yaml.org,2002:str", "?", None)
+            value = self.convert(value_node)
+            previous = first_seen.get(key.value)
+            if previous is not None:
+                self.problems.append(
+                    Problem(
+                        "duplicate-key",
+                        self.source,
+                        key.start,
+                        f"duplicate key {key.value!r} (first at line {previous.start.line}); "
+                        "the last value is used",
+                        key.value,
+                    )
+                )
+            else:
+                first_seen[key.value] = key
+            mapping.add(key, value)
+        for source in merged:
+            for key, value in source.entries:
+                if key.value not in mapping:
+                    mapping.add(key, value)
+        return mapping
+
+    def _merge_sources(self, value: Node) -> list[Mapping]:
+        if isinstance(value, Mapping):
+            return [value]
+        if isinstance(value, Sequence):
+            return [item for item in value.items if isinstance(item, Mapping)]
+        return []

@@ -1,0 +1,173 @@
+"""hardcoded-secret: secret values written into pipeline files."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from keyless.audit.github import CompositeAction, Job, Workflow
+from keyless.audit.gitlab import Pipeline, variable_value
+from keyless.audit.nodes import Mapping, Node, Scalar, Sequence, walk_scalars
+from keyless.audit.rules.base import AuditRule, Context, fragment_span
+from keyless.audit.rules.common import jobs_of
+from keyless.findings import Confidence, Rule, Severity
+
+RULE = Rule(
+    "hardcoded-secret",
+    "Secret hardcoded in a pipeline file",
+    Severity.HIGH,
+    Confidence.HIGH,
+    "A credential is written into the pipeline configuration, where everyone who can read "
+    "the repository (and its history) can use it.",
+    "Revoke or rotate it now, then store it as a CI secret (GitHub `secrets.NAME`, a masked "
+    "and protected GitLab CI/CD variable) or, better, replace it with an OIDC exchange.",
+)
+
+_EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
+
+
+class HardcodedSecret(AuditRule):
+    """Run the secret detectors over env, inputs, scripts, variables and credentials."""
+
+    rule = RULE
+
+    def check_workflow(self, workflow: Workflow, context: Context) -> None:
+        if workflow.env is not None:
+            _check_named(workflow.env, "env", context, ())
+        for job in workflow.jobs:
+            self._check_job(job, context)
+
+    def check_action(self, action: CompositeAction, context: Context) -> None:
+        inputs = action.root.mapping("inputs")
+        if inputs is not None:
+            for name, spec in inputs.items():
+                default = spec.scalar("default") if isinstance(spec, Mapping) else None
+                if default is not None:
+                    _check_value(name, default, f"inputs.{name}.default", context, ())
+        for job in jobs_of(action):
+            self._check_job(job, context)
+
+    def _check_job(self, job: Job, context: Context) -> None:
+        anchors: tuple[Node, ...] = (job.anchor,)
+        if job.kind == "workflow":
+            for key in ("env", "with", "secrets"):
+                mapping = job.node.mapping(key)
+                if mapping is not None:
+                    _check_named(mapping, f"{job.describe}.{key}", context, anchors)
+            _check_credentials(job.node.get("container"), f"{job.describe}.container", context)
+            services = job.node.mapping("services")
+            if services is not None:
+                for name, service in services.items():
+                    _check_credentials(service, f"{job.describe}.services.{name}", context)
+        for step in job.steps:
+            step_anchors = (*anchors, step.node)
+            for key in ("env", "with"):
+                mapping = step.node.mapping(key)
+                if mapping is not None:
+                    _check_named(mapping, f"{step.describe}.{key}", context, step_anchors)
+            run = step.run
+            if run is not None:
+                _check_text(run, run.value, f"{step.describe}.run", context, step_anchors)
+
+    def check_pipeline(self, pipeline: Pipeline, context: Context) -> None:
+        for place, mapping in pipeline.variable_mappings():
+            _check_named(mapping, place, context, ())
+        for job in pipeline.jobs:
+            for keyword, line in job.scripts():
+                _check_text(line, line.value, f"{job.describe}.{keyword}", context, (job.key,))
+            for _, service in _services(job.node.get("services")):
+                variables = service.mapping("variables")
+                if variables is not None:
+                    _check_named(variables, f"{job.describe}.services", context, (job.key,))
+        for key in ("before_script", "script", "after_script"):
+            entry = pipeline.top.get(key)
+            if entry is not None:
+                for line in walk_scalars(entry[1]):
+                    _check_text(line, line.value, key, context, ())
+        default = pipeline.default
+        if default is not None:
+            for key in ("before_script", "after_script"):
+                node = default.get(key)
+                if node is not None:
+                    for line in walk_scalars(node):
+                        _check_text(line, line.value, f"default.{key}", context, ())
+
+
+def _services(node: Node | None) -> Iterator[tuple[int, Mapping]]:
+    if not isinstance(node, Sequence):
+        return
+    for index, item in enumerate(node.items):
+        if isinstance(item, Mapping):
+            yield index, item
+
+
+def _check_named(mapping: Mapping, place: str, context: Context, anchors: tuple[Node, ...]) -> None:
+    for name, node in mapping.items():
+        value = variable_value(node)
+        if isinstance(value, Scalar):
+            _check_value(name, value, f"{place}.{name}", context, anchors)
+
+
+def _check_value(
+    name: str, value: Scalar, place: str, context: Context, anchors: tuple[Node, ...]
+) -> None:
+    # The name goes in front so that detectors keyed on names (password=...) see it.
+    prefix = f"{name}="
+    _check_text(value, prefix + value.value, place, context, anchors, shift=len(prefix))
+
+
+def _check_credentials(node: Node | None, place: str, context: Context) -> None:
+    if not isinstance(node, Mapping):
+        return
+    credentials = node.mapping("credentials")
+    if credentials is not None:
+        _check_named(credentials, f"{place}.credentials", context, (node,))
+
+
+def _check_text(
+    scalar: Scalar,
+    text: str,
+    place: str,
+    context: Context,
+    anchors: tuple[Node, ...],
+    shift: int = 0,
+) -> None:
+    """Scan `text` (the scalar's value, maybe with a prefix of `shift` characters)."""
+    if not text.strip():
+        return
+    # `${{ ... }}` expressions read secrets and vars; blank them so no detector sees them,
+    # keeping offsets. `$VAR` references are already treated as placeholders.
+    masked = _EXPRESSION.sub(lambda m: " " * len(m.group(0)), text)
+    result = context.engine.scan(scalar.path, masked)
+    line_starts = _line_starts(masked)
+    for found in result.findings:
+        if found.secret is None:
+            continue
+        location = found.location
+        start = line_starts[location.line - 1] + location.column - 1 - shift
+        end = start + len(found.secret)
+        if start < 0:
+            continue
+        context.report(
+            RULE,
+            scalar,
+            key="",
+            message=f"{found.title} hardcoded in {place}",
+            severity=found.severity,
+            confidence=found.confidence,
+            at=fragment_span(scalar, start, end),
+            anchors=anchors,
+            secret=found.secret,
+            extra_rule_ids=(found.rule_id,),
+        )
+
+
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    for index, character in enumerate(text):
+        if character == "\n":
+            starts.append(index + 1)
+    return starts
+
+
+CHECK = HardcodedSecret()

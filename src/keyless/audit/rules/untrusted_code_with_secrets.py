@@ -1,0 +1,239 @@
+"""untrusted-code-with-secrets: privileged triggers that fetch and run pull request code."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from keyless.audit.github import ActionRef, Job, Step, Workflow, permission_scopes
+from keyless.audit.nodes import Mark, Node, Scalar
+from keyless.audit.rules.base import AuditRule, Context, fragment_span
+from keyless.audit.rules.common import job_uses_secrets
+from keyless.audit.shell import script_lines
+from keyless.findings import Confidence, Rule, Severity
+
+RULE = Rule(
+    "untrusted-code-with-secrets",
+    "Pull request code runs with secrets or a write token",
+    Severity.CRITICAL,
+    Confidence.HIGH,
+    "`pull_request_target` and `workflow_run` jobs run with the base repository's secrets "
+    "and a GITHUB_TOKEN that can write. A job that checks out the pull request's code and "
+    "then builds, tests or runs it lets anyone who opens a pull request from a fork run "
+    'code with those credentials (a "pwn request").',
+    "Run untrusted code in a `pull_request` workflow, which gets no secrets and a read-only "
+    "token, and pass results to a privileged workflow as data (an artifact read, never "
+    "executed). If the privileged job must see the code, do not run it, and keep "
+    "`permissions:` read-only with no secrets in that job.",
+)
+
+PRIVILEGED_TRIGGERS = ("pull_request_target", "workflow_run")
+# Expressions that name the pull request's head or merge commit, branch or fork.
+PR_CODE = re.compile(
+    r"github\.event\.pull_request\.(?:head\.(?:sha|ref|repo\.full_name|repo\.clone_url)"
+    r"|merge_commit_sha|number)"
+    r"|github\.head_ref|github\.event\.number"
+    r"|github\.event\.workflow_run\.(?:head_sha|head_branch|head_repository\.full_name"
+    r"|pull_requests)"
+    r"|refs/pull/"
+)
+_SHELL_FETCH = re.compile(
+    r"\bgh\s+pr\s+checkout\b"
+    r"|\bgit\s+fetch\b[^\n]*(?:\bpull/|refs/pull/|head\.sha|head_ref|head\.ref|head_sha)"
+    r"|\bgit\s+(?:checkout|switch|reset\s+--hard|pull)\b[^\n]*"
+    r"(?:github\.head_ref|pull_request\.head|workflow_run\.head|\bFETCH_HEAD\b|refs/pull/)"
+    r"|\bgit\s+clone\b[^\n]*pull_request\.head\.repo"
+)
+_ARTIFACT_ACTIONS = ("actions/download-artifact", "dawidd6/action-download-artifact")
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """A place where a job fetches pull request code."""
+
+    step: Step
+    node: Node
+    span: tuple[Mark, Mark] | None
+    what: str
+    confidence: Confidence
+    # Index of the first step that can run the code; a run: script runs it itself.
+    runs_from: int
+
+
+class UntrustedCodeWithSecrets(AuditRule):
+    """Find jobs on privileged triggers that fetch pull request code and then run code."""
+
+    rule = RULE
+
+    def check_workflow(self, workflow: Workflow, context: Context) -> None:
+        triggers = [t for t in PRIVILEGED_TRIGGERS if t in workflow.triggers]
+        if not triggers:
+            return
+        for job in workflow.jobs:
+            credentials = _credentials(workflow, job)
+            if credentials is None:
+                continue
+            for fetch in _fetches(job):
+                runners = [s for s in job.steps[fetch.runs_from :] if _runs_code(s)]
+                runs_inline = fetch.runs_from == fetch.step.index
+                if not runners and not runs_inline:
+                    severity, confidence = Severity.MEDIUM, Confidence.LOW
+                    then = "no later step seems to run it, but any tool that reads it can"
+                else:
+                    severity, confidence = RULE.severity, fetch.confidence
+                    then = "and runs it"
+                    if not runs_inline:
+                        runner = runners[0]
+                        then = f"and step {runner.label} (line {runner.node.start.line}) runs it"
+                context.report(
+                    RULE,
+                    fetch.node,
+                    key=f"{fetch.step.describe}:{fetch.what}",
+                    message=f"{' and '.join(triggers)} job {job.id} {fetch.what} {then}, "
+                    f"with {credentials}",
+                    severity=severity,
+                    confidence=confidence,
+                    at=fetch.span,
+                    anchors=(fetch.step.node, job.anchor),
+                )
+
+
+def _credentials(workflow: Workflow, job: Job) -> str | None:
+    secrets = job_uses_secrets(job)
+    scopes = permission_scopes(job.permissions)
+    if scopes is None:
+        scopes = permission_scopes(workflow.permissions)
+    if scopes is None:
+        token = "the default GITHUB_TOKEN (read-write unless the repository restricts it)"  # noqa: S105
+    elif scopes == "write-all" or (isinstance(scopes, dict) and "write" in scopes.values()):
+        token = "a GITHUB_TOKEN that can write"  # noqa: S105
+    else:
+        token = ""
+    parts = [p for p in ("secrets" if secrets else "", token) if p]
+    return " and ".join(parts) if parts else None
+
+
+def _fetches(job: Job) -> list[Fetch]:
+    found: list[Fetch] = []
+    for step in job.steps:
+        if step.uses_action("actions/checkout"):
+            fetch = _checkout(step)
+            if fetch is not None:
+                found.append(fetch)
+        elif any(step.uses_action(a) for a in _ARTIFACT_ACTIONS):
+            run_id = step.input("run-id") or step.input("run_id")
+            if run_id is not None and "workflow_run" in run_id.value:
+                found.append(
+                    Fetch(
+                        step,
+                        run_id,
+                        None,
+                        "downloads artifacts built from pull request code",
+                        Confidence.MEDIUM,
+                        step.index + 1,
+                    )
+                )
+        run = step.run
+        if run is None:
+            continue
+        for part in script_lines(run):
+            match = _SHELL_FETCH.search(part.text)
+            if match is None:
+                continue
+            span = fragment_span(run, part.offset + match.start(), part.offset + match.end())
+            found.append(
+                Fetch(
+                    step,
+                    run,
+                    span,
+                    f"fetches pull request code (`{match.group(0).strip()}`)",
+                    Confidence.HIGH,
+                    step.index,
+                )
+            )
+            break
+    return found
+
+
+def checks_out_pr_code(step: Step) -> bool:
+    """Return whether a checkout step fetches pull request code and is not refused for it."""
+    fetch = _checkout(step)
+    return fetch is not None
+
+
+def _checkout(step: Step) -> Fetch | None:
+    ref = step.input("ref")
+    repository = step.input("repository")
+    target: Scalar | None = None
+    for candidate in (ref, repository):
+        if candidate is not None and PR_CODE.search(candidate.value):
+            target = candidate
+            break
+    if target is None:
+        return None
+    unsafe = step.input("allow-unsafe-pr-checkout")
+    action = step.action
+    if action is None:
+        return None
+    if unsafe is not None and unsafe.is_true():
+        return Fetch(
+            step,
+            unsafe,
+            None,
+            "checks out pull request code with `allow-unsafe-pr-checkout: true`",
+            Confidence.HIGH,
+            step.index + 1,
+        )
+    if _refuses_fork_code(action):
+        return None
+    return Fetch(
+        step,
+        target,
+        None,
+        f"checks out pull request code with actions/checkout@{action.ref or '?'}, which "
+        "predates the fork pull request guard",
+        Confidence.MEDIUM if action.pinned else Confidence.HIGH,
+        step.index + 1,
+    )
+
+
+def _refuses_fork_code(action: ActionRef) -> bool:
+    """Return whether this checkout ref refuses fork code under privileged triggers.
+
+    actions/checkout v7 (June 2026) refuses to fetch a fork pull request's code in
+    pull_request_target and pull-request workflow_run jobs unless
+    `allow-unsafe-pr-checkout: true`; on 2026-07-16 GitHub moved every supported
+    major tag (`v4`, `v5`, `v6`) to releases with the same check (v6 since 6.1.0).
+    Refs pinned to a commit SHA or an older exact version keep the old behaviour.
+    """
+    version = action.major_version()
+    if version is None:
+        # TODO: a SHA pin may point at a release with the guard; resolving it needs the
+        # GitHub API, so it is treated as unguarded (and reported at medium confidence).
+        return False
+    if len(version) == 1:
+        return version[0] >= 4
+    if version[0] >= 7:
+        return True
+    return version[0] == 6 and version[1] >= 1
+
+
+def _runs_code(step: Step) -> bool:
+    if step.run is not None:
+        return True
+    action = step.action
+    if action is None:
+        return False
+    if action.local:
+        return True
+    # Build and test actions that execute the checked-out project's own scripts.
+    return action.name in {
+        "docker/build-push-action",
+        "gradle/gradle-build-action",
+        "gradle/actions/setup-gradle",
+        "github/codeql-action/autobuild",
+        "cypress-io/github-action",
+    }
+
+
+CHECK = UntrustedCodeWithSecrets()

@@ -1,0 +1,267 @@
+"""Find pipeline files, load them, run every rule and apply suppressions."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from keyless.audit import github, gitlab
+from keyless.audit.loader import LoadedFile, load_text
+from keyless.audit.nodes import Mapping, Source
+from keyless.audit.rules import RULES
+from keyless.audit.rules.base import AuditRule, Context, Reported
+from keyless.audit.rules.yaml_problems import report_problem
+from keyless.config import Config
+from keyless.errors import UsageError
+from keyless.findings import Finding
+from keyless.logs import logger
+from keyless.scan.engine import Engine
+from keyless.scan.sources import Skipped, is_excluded
+from keyless.scan.suppress import allowed_rules
+
+_YAML_SUFFIXES = (".yml", ".yaml")
+_SKIPPED_DIRS = {
+    ".git",
+    ".hg",
+    ".svn",
+    ".tox",
+    ".nox",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    "node_modules",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A file to audit; `kind` is workflow, action, gitlab or auto (decided by content)."""
+
+    path: Path
+    display: str
+    kind: str
+
+
+@dataclass
+class AuditResult:
+    """Findings of one audit with counts and notes for the report."""
+
+    findings: list[Finding] = field(default_factory=list)
+    scanned: int = 0
+    suppressed: int = 0
+    skipped: Skipped = field(default_factory=Skipped)
+    notes: list[str] = field(default_factory=list)
+    scanned_paths: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Settings:
+    """What an audit run needs besides the paths."""
+
+    config: Config
+    engine: Engine
+    root: Path
+    exclude: list[str] = field(default_factory=list)
+    inline_allow: bool = True
+    max_file_size: int = 2 * 1024 * 1024
+
+
+def classify(path: PurePosixPath) -> str | None:
+    """Return the kind of pipeline file a path names, or None if it names none."""
+    name = path.name
+    if not name.endswith(_YAML_SUFFIXES):
+        return None
+    parents = path.parent.parts
+    if len(parents) >= 2 and parents[-2:] == (".github", "workflows"):
+        return "workflow"
+    if name in ("action.yml", "action.yaml"):
+        return "action"
+    if name.endswith((".gitlab-ci.yml", ".gitlab-ci.yaml")):
+        return "gitlab"
+    return None
+
+
+def discover(paths: Sequence[str], settings: Settings, skipped: Skipped) -> list[Target]:
+    """Resolve PATH arguments into pipeline files; explicit YAML files are always read."""
+    targets: list[Target] = []
+    for raw in paths:
+        given = Path(raw)
+        if not given.exists():
+            raise UsageError(
+                f"{raw}: no such file or directory",
+                hint="check the path; keyless audits the current folder by default",
+            )
+        if given.is_dir():
+            targets.extend(_walk(given, settings))
+            continue
+        display = _display(given, settings.root)
+        kind = classify(PurePosixPath(Path(os.path.abspath(given)).as_posix()))
+        if kind is None and given.name.endswith(_YAML_SUFFIXES):
+            kind = "auto"
+        if kind is None:
+            skipped.add("not-a-pipeline-file", display)
+            continue
+        targets.append(Target(given, display, kind))
+    unique: dict[str, Target] = {}
+    for target in targets:
+        unique.setdefault(target.display, target)
+    return [t for t in unique.values() if not is_excluded(t.display, settings.exclude)]
+
+
+def _walk(directory: Path, settings: Settings) -> list[Target]:
+    found: list[Target] = []
+    for current, dirnames, filenames in os.walk(directory, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS)
+        for name in sorted(filenames):
+            path = Path(current) / name
+            absolute = PurePosixPath(Path(os.path.abspath(path)).as_posix())
+            kind = classify(absolute)
+            if kind is not None:
+                found.append(Target(path, _display(path, settings.root), kind))
+    return found
+
+
+def _display(path: Path, root: Path) -> str:
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(os.path.abspath(root)).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def run(paths: Sequence[str], settings: Settings) -> AuditResult:
+    """Audit the pipeline files under `paths` and return the findings left after suppression."""
+    result = AuditResult()
+    disabled = settings.config.disable
+    rules = {rule_id: rule for rule_id, rule in RULES.items() if rule_id not in disabled}
+    context = Context(engine=settings.engine)
+    sources: dict[str, Source] = {}
+    for target in discover(paths, settings, result.skipped):
+        loaded = _load(target, settings, result)
+        if loaded is None:
+            continue
+        result.scanned += 1
+        result.scanned_paths.add(target.display)
+        _audit_file(target, loaded, settings, rules, context, sources, result)
+    result.findings = _filter(context.reported, sources, settings, result)
+    return result
+
+
+def _load(target: Target, settings: Settings, result: AuditResult) -> LoadedFile | None:
+    try:
+        size = target.path.stat().st_size
+        if size > settings.max_file_size:
+            result.skipped.add("too-large", target.display)
+            return None
+        data = target.path.read_bytes()
+    except OSError as exc:
+        logger.warning("%s: cannot read: %s", target.display, exc.strerror)
+        result.skipped.add("unreadable", target.display)
+        return None
+    text = data.decode("utf-8", errors="replace")
+    if "\ufffd" in text and b"\xef\xbf\xbd" not in data:
+        logger.warning("%s: not valid UTF-8; invalid bytes were replaced", target.display)
+    return load_text(target.display, text)
+
+
+def _audit_file(
+    target: Target,
+    loaded: LoadedFile,
+    settings: Settings,
+    rules: dict[str, AuditRule],
+    context: Context,
+    sources: dict[str, Source],
+    result: AuditResult,
+) -> None:
+    files = [loaded]
+    kind = target.kind
+    documents = [d for d in loaded.documents if isinstance(d, Mapping)]
+    if kind == "auto":
+        kind = _sniff(documents)
+    if kind == "gitlab":
+        reader = gitlab.DirectoryReader(_project_root(target, settings), settings.root, load_text)
+        pipeline = gitlab.build_pipeline(loaded, reader)
+        files = pipeline.files
+        result.notes.extend(n for n in pipeline.notes if n not in result.notes)
+        for rule in rules.values():
+            rule.check_pipeline(pipeline, context)
+    else:
+        for document in documents:
+            if kind == "workflow":
+                workflow = github.parse_workflow(document)
+                for rule in rules.values():
+                    rule.check_workflow(workflow, context)
+            else:
+                action = github.parse_action(document)
+                for rule in rules.values():
+                    rule.check_action(action, context)
+    for file in files:
+        sources.setdefault(file.source.path, file.source)
+        for problem in file.problems:
+            if problem.kind == "invalid-yaml":
+                logger.warning("%s:%d: %s", problem.source.path, problem.mark.line, problem.message)
+                result.skipped.add("invalid-yaml", problem.source.path)
+            if problem.kind in rules:
+                report_problem(problem, context)
+
+
+def _sniff(documents: list[Mapping]) -> str:
+    for document in documents:
+        if github.is_workflow(document):
+            return "workflow"
+        if github.is_action(document):
+            return "action"
+    return "gitlab"
+
+
+def _project_root(target: Target, settings: Settings) -> Path:
+    """Return the folder GitLab resolves `include: local` against: the repository root."""
+    from keyless import git
+
+    top = git.toplevel(target.path.resolve())
+    return top if top is not None else target.path.resolve().parent
+
+
+def _filter(
+    reported: list[Reported], sources: dict[str, Source], settings: Settings, result: AuditResult
+) -> list[Finding]:
+    kept: list[Finding] = []
+    # A node reached through several jobs (a template that many jobs extend) is reported
+    # once, under the first job that reached it.
+    seen: set[tuple[str, str, int, int]] = set()
+    for item in reported:
+        finding = item.finding
+        location = finding.location
+        identity = (finding.rule_id, location.path, location.line, location.column)
+        if identity in seen:
+            continue
+        seen.add(identity)
+        if settings.config.is_ignored(finding.rule_id, location.path, location.line):
+            result.suppressed += 1
+            continue
+        if settings.inline_allow and _allowed(item, sources):
+            result.suppressed += 1
+            continue
+        kept.append(finding)
+    return kept
+
+
+def _allowed(item: Reported, sources: dict[str, Source]) -> bool:
+    wanted = {item.finding.rule_id, *item.extra_rule_ids}
+    lines = list(item.allow_lines)
+    location = item.finding.location
+    source = sources.get(location.path)
+    if source is not None:
+        above = source.line(location.line - 1).strip()
+        if above.startswith("#"):
+            lines.append((location.path, location.line - 1))
+    for path, number in lines:
+        text = sources[path].line(number) if path in sources else ""
+        if wanted & allowed_rules(text):
+            return True
+    return False
