@@ -105,14 +105,14 @@ class Pipeline:
         entry = self.top.get("default")
         return entry[1] if entry is not None and isinstance(entry[1], Mapping) else None
 
-    def variable_mappings(self) -> Iterator[tuple[str, Mapping]]:
-        """Yield (place, mapping) for global, job and include-input variables."""
+    def variable_mappings(self, *, inputs: bool = False) -> Iterator[tuple[str, Mapping]]:
+        """Yield (place, mapping) for global and job variables, and include inputs if asked."""
         for mapping in self.global_variables:
             yield "variables", mapping
         for job in self.jobs:
             if job.variables is not None:
                 yield f"{job.describe}.variables", job.variables
-        for include in self.includes:
+        for include in self.includes if inputs else ():
             if include.inputs is not None:
                 yield f"include[{include.target}].inputs", include.inputs
 

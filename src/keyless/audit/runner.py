@@ -187,6 +187,10 @@ def _audit_file(
         reader = gitlab.DirectoryReader(_project_root(target, settings), settings.root, load_text)
         pipeline = gitlab.build_pipeline(loaded, reader)
         files = pipeline.files
+        for included in files[1:]:
+            if included.source.path not in result.scanned_paths:
+                result.scanned += 1
+                result.scanned_paths.add(included.source.path)
         result.notes.extend(n for n in pipeline.notes if n not in result.notes)
         for rule in rules.values():
             rule.check_pipeline(pipeline, context)

@@ -70,7 +70,7 @@ class HardcodedSecret(AuditRule):
                 _check_text(run, run.value, f"{step.describe}.run", context, step_anchors)
 
     def check_pipeline(self, pipeline: Pipeline, context: Context) -> None:
-        for place, mapping in pipeline.variable_mappings():
+        for place, mapping in pipeline.variable_mappings(inputs=True):
             _check_named(mapping, place, context, ())
         for job in pipeline.jobs:
             for keyword, line in job.scripts():

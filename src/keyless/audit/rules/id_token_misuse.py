@@ -102,9 +102,10 @@ def _tokens(job: Job, pipeline: Pipeline, context: Context) -> list[Token]:
         else:
             audiences = list(string_items(aud))
             if isinstance(aud, Sequence) and len(audiences) > 1:
+                aud_key = spec.key_node("aud") if isinstance(spec, Mapping) else None
                 context.report(
                     RULE,
-                    aud,
+                    aud_key or aud,
                     key=f"{job.describe}.id_tokens.{name}.aud:several",
                     message=f"ID token {name} is valid for {len(audiences)} audiences; any of "
                     "them can replay it to the others",
