@@ -24,7 +24,8 @@ def slack_token() -> str:
 
 
 def password() -> str:
-    return random_string(12) + "!" + random_string(8)
+    # A digit and a symbol make the value look random to the assignment detector.
+    return random_string(12) + "7!" + random_string(8)
 
 
 GENERATORS = {
