@@ -8,7 +8,10 @@ from keyless.audit.github import CompositeAction, Job, Step, Workflow
 from keyless.audit.nodes import Node
 from keyless.audit.rules.base import AuditRule, Context
 from keyless.audit.rules.common import checkout_steps, jobs_of
-from keyless.audit.rules.untrusted_code_with_secrets import checks_out_pr_code
+from keyless.audit.rules.untrusted_code_with_secrets import (
+    checks_out_pr_code,
+    shell_fetches_pr_code,
+)
 from keyless.findings import Confidence, Rule, Severity
 
 RULE = Rule(
@@ -46,11 +49,21 @@ def _check_job(job: Job, context: Context) -> None:
         persist = checkout.input("persist-credentials")
         if persist is not None and not persist.is_true():
             continue
+        target: Node = persist if persist is not None else (checkout.uses or checkout.node)
         reason = _exposure(checkout, job)
         if reason is None:
+            context.report(
+                RULE,
+                target,
+                key=f"{checkout.describe}.persist-credentials",
+                message="checkout keeps the GITHUB_TOKEN in .git/config for every later step; "
+                "no step is seen to upload it or run untrusted code",
+                severity=Severity.LOW,
+                confidence=Confidence.LOW,
+                anchors=(checkout.node, job.anchor),
+            )
             continue
         message, confidence = reason
-        target: Node = persist if persist is not None else (checkout.uses or checkout.node)
         context.report(
             RULE,
             target,
@@ -68,6 +81,12 @@ def _exposure(checkout: Step, job: Job) -> tuple[str, Confidence] | None:
         if upload is not None:
             return f"step {step.label} (line {step.node.start.line}) uploads it", upload
         run = step.run
+        if run is not None and shell_fetches_pr_code(run):
+            return (
+                f"step {step.label} (line {step.node.start.line}) fetches and runs pull "
+                "request code",
+                Confidence.HIGH,
+            )
         if run is not None and untrusted:
             return (
                 f"step {step.label} (line {step.node.start.line}) runs the checked-out "

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from keyless.audit.github import ActionRef, Job, Step, Workflow, permission_scopes
-from keyless.audit.nodes import Mark, Node, Scalar
+from keyless.audit.nodes import Mapping, Mark, Node, Scalar, Sequence
 from keyless.audit.rules.base import AuditRule, Context, fragment_span
 from keyless.audit.rules.common import job_uses_secrets
 from keyless.audit.shell import script_lines
@@ -69,11 +69,13 @@ class UntrustedCodeWithSecrets(AuditRule):
         triggers = [t for t in PRIVILEGED_TRIGGERS if t in workflow.triggers]
         if not triggers:
             return
+        reported = False
         for job in workflow.jobs:
             credentials = _credentials(workflow, job)
             if credentials is None:
                 continue
             for fetch in _fetches(job):
+                reported = True
                 runners = [s for s in job.steps[fetch.runs_from :] if _runs_code(s)]
                 runs_inline = fetch.runs_from == fetch.step.index
                 if not runners and not runs_inline:
@@ -96,6 +98,29 @@ class UntrustedCodeWithSecrets(AuditRule):
                     at=fetch.span,
                     anchors=(fetch.step.node, job.anchor),
                 )
+        if not reported:
+            _report_trigger(workflow, triggers, context)
+
+
+def _report_trigger(workflow: Workflow, triggers: list[str], context: Context) -> None:
+    """Report the privileged trigger itself, at low severity, when no job fetches PR code."""
+    on = workflow.root.get("on") or workflow.root.get("true")
+    node: Node = workflow.on_node
+    if isinstance(on, Mapping):
+        node = on.key_node(triggers[0]) or node
+    elif isinstance(on, Sequence):
+        node = next((i for i in on.items if isinstance(i, Scalar) and i.value == triggers[0]), node)
+    elif isinstance(on, Scalar):
+        node = on
+    context.report(
+        RULE,
+        node,
+        key=f"on.{triggers[0]}",
+        message=f"{triggers[0]} runs with the base repository's secrets and a token that can "
+        "write; no job is seen to fetch pull request code, keep it that way",
+        severity=Severity.LOW,
+        confidence=Confidence.LOW,
+    )
 
 
 def _credentials(workflow: Workflow, job: Job) -> str | None:
@@ -153,6 +178,11 @@ def _fetches(job: Job) -> list[Fetch]:
             )
             break
     return found
+
+
+def shell_fetches_pr_code(run: Scalar) -> bool:
+    """Return whether a `run:` script fetches pull request code (gh pr checkout, git fetch)."""
+    return any(_SHELL_FETCH.search(part.text) for part in script_lines(run))
 
 
 def checks_out_pr_code(step: Step) -> bool:
