@@ -34,10 +34,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
+from tests.support.audit_fakes import render  # noqa: E402
+
 from keyless.audit import github  # noqa: E402
 from keyless.audit.loader import load_text  # noqa: E402
 from keyless.audit.nodes import Mapping  # noqa: E402
-from tests.support.audit_fakes import render  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "audit" / "fixtures" / "github"
 ZIZMOR_VERSION = "1.33.1"
@@ -167,11 +168,7 @@ class Locator:
     def place(self, path: str, line: int) -> Place:
         # A block node's end mark is where the next sibling starts, so among the nodes
         # whose span holds the line, the one that starts last is the right one.
-        jobs = [
-            job
-            for job in self.jobs(path)
-            if _first_line(job) <= line <= job.node.end.line
-        ]
+        jobs = [job for job in self.jobs(path) if _first_line(job) <= line <= job.node.end.line]
         if not jobs:
             return Place(path, None, None)
         job = max(jobs, key=_first_line)
@@ -235,8 +232,9 @@ def main() -> int:
     args = parser.parse_args()
 
     binary = ensure_zizmor(Path(args.venv), args.zizmor_version)
-    version = subprocess.run([str(binary), "--version"], capture_output=True, text=True,
-                             check=True).stdout.strip()
+    version = subprocess.run(
+        [str(binary), "--version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     # Outside this repository, so neither tool sees it as part of a larger git tree.
     work = Path(tempfile.mkdtemp(prefix="keyless-audit-bench-"))
     fixtures_dir = work / "audit-fixtures"

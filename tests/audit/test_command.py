@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -263,14 +264,46 @@ def test_fingerprint_ignores_line_numbers(
 
 
 @pytest.mark.parametrize("format_name", sorted(FORMATS))
-def test_every_format_renders(
+def test_every_format_renders_or_names_alternative(
     format_name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = write(tmp_path, ".github/workflows/a.yml", AWS_STEP)
+    module = importlib.import_module(FORMATS[format_name])
+    accepts_audit = "audit" in getattr(module, "KINDS", ("audit",))
     code = main(["audit", "--format", format_name, str(target)])
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    if accepts_audit:
+        assert code == 1
+        assert "static-cloud-credentials" in captured.out
+    else:
+        assert code == 2
+        assert "not audit findings" in captured.err
+
+
+def test_sarif_and_code_quality_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = write(tmp_path, ".github/workflows/a.yml", AWS_STEP)
+    sarif_path = tmp_path / "audit.sarif"
+    quality_path = tmp_path / "quality.json"
+    code = main(
+        [
+            "audit",
+            str(target),
+            "--sarif-output",
+            str(sarif_path),
+            "--codequality-output",
+            str(quality_path),
+        ]
+    )
+    capsys.readouterr()
     assert code == 1
-    assert "static-cloud-credentials" in out
+    sarif = json.loads(sarif_path.read_text())
+    rule_ids = {r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]}
+    assert {"static-cloud-credentials", "unpinned-action"} <= rule_ids
+    quality = json.loads(quality_path.read_text())
+    assert {item["check_name"] for item in quality} == {
+        "static-cloud-credentials",
+        "unpinned-action",
+    }
 
 
 def test_text_report_keeps_tip_indented(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,9 +23,7 @@ def examples(page: str, heading: str) -> list[str]:
     return _BLOCK.findall(match.group(1))
 
 
-def audit_example(
-    block: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> set[str]:
+def audit_example(block: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> set[str]:
     first = block.splitlines()[0]
     assert first.startswith("# "), "each example starts with a comment naming its file"
     target = tmp_path / first[2:].strip()
