@@ -7,8 +7,8 @@ forbids network access, and GitHub tokens are removed from its environment.
     python benchmarks/audit_vs_zizmor.py [--write docs/audit-vs-zizmor.md]
 
 For each zizmor finding of an audit that maps to a keyless rule, the script checks
-that keyless reports that rule in the same place: the same step when zizmor names a
-step, the same job when it names a job, otherwise the same file. It exits 1 when a
+that keyless reports that rule in the same place. The place is the step when zizmor
+names a step, the job when it names a job, and otherwise the file. It exits 1 when a
 zizmor finding is not covered. It also times both tools on the fixtures copied many
 times over, and prints one line for docs/benchmarks.md.
 """
@@ -61,7 +61,7 @@ MAPPING = {
 
 @dataclass(frozen=True)
 class Place:
-    """Where a finding is: file, then job and step when known."""
+    """The place of a finding: its file, and its job and step when known."""
 
     path: str
     job: str | None
@@ -235,7 +235,7 @@ def main() -> int:
     version = subprocess.run(
         [str(binary), "--version"], capture_output=True, text=True, check=True
     ).stdout.strip()
-    # Outside this repository, so neither tool sees it as part of a larger git tree.
+    # Outside this repository, so neither tool treats it as part of a larger git tree.
     work = Path(tempfile.mkdtemp(prefix="keyless-audit-bench-"))
     fixtures_dir = work / "audit-fixtures"
     stage(fixtures_dir, 1)

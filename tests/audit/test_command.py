@@ -151,9 +151,7 @@ def test_deprecated_jwt_tip_shows_id_tokens(
     assert "id_tokens:" in finding["remediation"]
 
 
-def test_inline_allow_on_line_and_on_node_first_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_inline_allow_places(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = AWS_STEP.replace(
         "          aws-secret-access-key: ${{ secrets.AWS_SECRET_ACCESS_KEY }}\n",
         "          aws-secret-access-key: ${{ secrets.AWS_SECRET_ACCESS_KEY }}  "

@@ -1,7 +1,7 @@
 """Fake secrets for pipeline-file fixtures, filled in at run time.
 
 Fixture files hold `<<FAKE:name>>` markers instead of secret-shaped values, so the
-repository itself contains no secrets; `render` replaces each marker with a freshly
+repository itself contains no secrets. `render` replaces each marker with a freshly
 generated fake of that kind.
 """
 

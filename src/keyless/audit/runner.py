@@ -61,7 +61,7 @@ class AuditResult:
 
 @dataclass
 class Settings:
-    """What an audit run needs besides the paths."""
+    """Settings of an audit run besides the paths: config, engine, root and limits."""
 
     config: Config
     engine: Engine

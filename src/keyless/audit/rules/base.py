@@ -12,8 +12,6 @@ from keyless.findings import Confidence, Finding, Location, Rule, Severity
 from keyless.scan.engine import Engine
 from keyless.secret import Secret
 
-DOCS_BASE = "docs/rules"
-
 
 @dataclass
 class Reported:
@@ -26,7 +24,7 @@ class Reported:
 
 @dataclass
 class Context:
-    """What rules need besides the models: the secret engine and the findings so far."""
+    """The rules' shared state besides the models: the secret engine and the findings."""
 
     engine: Engine
     reported: list[Reported] = field(default_factory=list)

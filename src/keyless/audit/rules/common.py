@@ -17,7 +17,7 @@ def jobs_of(target: Workflow | CompositeAction) -> Iterator[Job]:
 
 
 def secret_env(step: Step) -> dict[str, Scalar]:
-    """Return the env variables the step sees whose values read `secrets`."""
+    """Return the env variables visible to the step whose values read `secrets`."""
     return {
         name: value
         for name, value in step.effective_env().items()

@@ -12,10 +12,9 @@ RULE = Rule(
     "GitLab debug trace prints every variable",
     Severity.HIGH,
     Confidence.HIGH,
-    '`CI_DEBUG_TRACE: "true"` runs every script line with shell tracing and prints every '
-    "CI/CD variable, masked or not in some runners' output, to a job log that everyone "
-    "with access to the job can read; `CI_DEBUG_SERVICES` does the same for service "
-    "containers.",
+    '`CI_DEBUG_TRACE: "true"` runs every script line with shell tracing and prints the '
+    "contents of every CI/CD variable of the job to the job log, which everyone with "
+    "access to the job can read. `CI_DEBUG_SERVICES` does the same for service containers.",
     "Remove the variable from the file. To debug one run, set it for that pipeline only "
     "(Run pipeline > variables) on a branch with no production secrets, and delete the "
     "job log afterwards.",

@@ -135,8 +135,8 @@ def _check_text(
     """Scan `text` (the scalar's value, maybe with a prefix of `shift` characters)."""
     if not text.strip():
         return
-    # `${{ ... }}` expressions read secrets and vars; blank them so no detector sees them,
-    # keeping offsets. `$VAR` references are already treated as placeholders.
+    # `${{ ... }}` expressions read secrets and vars, so they are blanked out (keeping
+    # offsets) before the detectors run. `$VAR` references are placeholders already.
     masked = _EXPRESSION.sub(lambda m: " " * len(m.group(0)), text)
     result = context.engine.scan(scalar.path, masked)
     line_starts = _line_starts(masked)

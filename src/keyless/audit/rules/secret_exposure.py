@@ -82,10 +82,12 @@ def _check_debug(mapping: Mapping, context: Context) -> None:
                 RULE,
                 value,
                 key=f"env.{name}",
-                message=f"{name} turns on debug logging, which prints every step's inputs "
+                message=f"{name} is set to true: debug logging prints every step's inputs "
                 "and environment to the log",
                 severity=Severity.MEDIUM,
-                confidence=Confidence.MEDIUM,
+                # NOTE: GitHub documents these names as secrets or configuration
+                # variables; whether a workflow `env:` entry turns logging on is untested.
+                confidence=Confidence.LOW,
             )
 
 

@@ -54,7 +54,7 @@ class Fetch:
     step: Step
     node: Node
     span: tuple[Mark, Mark] | None
-    what: str
+    description: str
     confidence: Confidence
     # Index of the first step that can run the code; a run: script runs it itself.
     runs_from: int
@@ -90,8 +90,8 @@ class UntrustedCodeWithSecrets(AuditRule):
                 context.report(
                     RULE,
                     fetch.node,
-                    key=f"{fetch.step.describe}:{fetch.what}",
-                    message=f"{' and '.join(triggers)} job {job.id} {fetch.what} {then}, "
+                    key=f"{fetch.step.describe}:{fetch.description}",
+                    message=f"{' and '.join(triggers)} job {job.id} {fetch.description} {then}, "
                     f"with {credentials}",
                     severity=severity,
                     confidence=confidence,
@@ -230,16 +230,16 @@ def _checkout(step: Step) -> Fetch | None:
 def _refuses_fork_code(action: ActionRef) -> bool:
     """Return whether this checkout ref refuses fork code under privileged triggers.
 
-    actions/checkout v7 (June 2026) refuses to fetch a fork pull request's code in
-    pull_request_target and pull-request workflow_run jobs unless
-    `allow-unsafe-pr-checkout: true`; on 2026-07-16 GitHub moved every supported
-    major tag (`v4`, `v5`, `v6`) to releases with the same check (v6 since 6.1.0).
-    Refs pinned to a commit SHA or an older exact version keep the old behaviour.
+    actions/checkout v7 (GitHub changelog, 2026-06-18) refuses to fetch a fork pull
+    request's code in pull_request_target and pull-request workflow_run jobs unless
+    `allow-unsafe-pr-checkout: true`. On 2026-07-16 GitHub moved every supported major
+    tag (`v4`, `v5`, `v6`) to releases with the same check (v6 since 6.1.0). Refs
+    pinned to a commit SHA or an older exact version keep the old behaviour.
     """
     version = action.major_version()
     if version is None:
-        # TODO: a SHA pin may point at a release with the guard; resolving it needs the
-        # GitHub API, so it is treated as unguarded (and reported at medium confidence).
+        # TODO: a SHA pin may point at a release with the guard. Resolving it needs the
+        # GitHub API, so it is treated as unguarded and reported at medium confidence.
         return False
     if len(version) == 1:
         return version[0] >= 4
