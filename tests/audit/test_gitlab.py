@@ -161,3 +161,32 @@ def test_hidden_template_reported_once(
     )
     report = audit_json(capsys, ".")
     assert len(report["findings"]) == 1
+
+
+def test_default_section_inherited(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(
+        tmp_path,
+        ".gitlab-ci.yml",
+        'default:\n  before_script:\n    - eval "$CI_COMMIT_MESSAGE"\nbuild:\n  script: [make]\n',
+    )
+    report = audit_json(capsys, ".")
+    assert found(report) == {(3, "script-injection")}
+
+
+def test_default_not_inherited_when_disabled(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(
+        tmp_path,
+        ".gitlab-ci.yml",
+        'before_script:\n  - eval "$CI_COMMIT_MESSAGE"\n'
+        "build:\n  inherit:\n    default: false\n  script: [make]\n"
+        "test:\n  inherit:\n    default: [image]\n  script: [make test]\n"
+        "lint:\n  before_script: [echo]\n  script: [make lint]\n",
+    )
+    report = audit_json(capsys, ".")
+    assert found(report) == set()

@@ -197,3 +197,53 @@ def test_anchor_finding_points_at_anchor(
     )
     report = audit_json(capsys, target)
     assert found(report) == {(2, "debug-trace")}
+
+
+ODD_WORKFLOWS = [
+    "on: push\njobs: [a, b]\n",
+    "on: push\njobs:\n  a: just a string\n",
+    "on: push\njobs:\n  a:\n    steps: {uses: x}\n",
+    "on: push\njobs:\n  a:\n    steps:\n      - just a string\n"
+    "      - uses: {a: b}\n      - run: [a]\n",
+    "on: push\npermissions: [contents]\njobs:\n  a:\n    permissions: 7\n    env: [A]\n"
+    "    steps:\n      - uses: actions/checkout@v4\n        with: none\n",
+    "on: [pull_request_target]\njobs:\n  a:\n    runs-on: x\n    secrets: [inherit]\n"
+    "    steps:\n      - uses: actions/checkout@v4\n        with:\n          ref: [1]\n",
+    "on:\njobs:\n  a:\n    uses: 12\n",
+    "jobs:\n  a:\n    steps:\n      - run: echo\n",
+]
+ODD_PIPELINES = [
+    "job: [a, b]\n",
+    "job:\n  script: {a: b}\n",
+    "variables: [A, B]\njob:\n  variables: 7\n  script: [make]\n",
+    "include: 12\n",
+    "include:\n  - {}\n  - [a]\n  - local: [x]\n",
+    "job:\n  extends: {a: b}\n  script: [make]\n",
+    "job:\n  id_tokens: token\n  secrets: [a]\n  script: [make]\n",
+    "job:\n  id_tokens:\n    T: 5\n  artifacts:\n    paths: out\n    reports: 3\n"
+    "  script: [make]\n",
+    "job:\n  script: !reference []\n",
+    "job:\n  script:\n    - !reference [a, b, c, d]\n    - [nested, [deeper]]\n",
+    "default: 5\nbefore_script: {a: b}\njob:\n  inherit: 3\n  script: [make]\n",
+]
+
+
+@pytest.mark.parametrize("text", ODD_WORKFLOWS)
+def test_odd_workflow_shapes_do_not_crash(
+    text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / ".github" / "workflows" / "odd.yml"
+    target.parent.mkdir(parents=True)
+    target.write_text(text, encoding="utf-8")
+    report = audit_json(capsys, target, expect=0)
+    assert report["scanned"] == 1
+
+
+@pytest.mark.parametrize("text", ODD_PIPELINES)
+def test_odd_pipeline_shapes_do_not_crash(
+    text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / ".gitlab-ci.yml"
+    target.write_text(text, encoding="utf-8")
+    report = audit_json(capsys, target, expect=0)
+    assert report["scanned"] == 1

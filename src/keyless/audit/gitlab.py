@@ -143,14 +143,61 @@ def build_pipeline(main: LoadedFile, read: Reader) -> Pipeline:
     _collect(pipeline, main, read, seen={main.source.path})
     lookup = {name: value for name, (_, value) in pipeline.top.items()}
     resolver = _Resolver(lookup, pipeline.notes)
+    defaults = _defaults(pipeline, resolver)
     for name, (key, value) in pipeline.top.items():
         if name in RESERVED or not isinstance(value, Mapping):
             continue
         merged = resolver.extended(name, value, depth=0, chain=[name])
         resolved = resolver.references(merged, depth=0)
         if isinstance(resolved, Mapping):
-            pipeline.jobs.append(Job(name=name, key=key, node=resolved))
+            node = _inherit_defaults(resolved, defaults)
+            pipeline.jobs.append(Job(name=name, key=key, node=node))
     return pipeline
+
+
+# Top-level keywords that old pipelines use as defaults for every job.
+_GLOBAL_DEFAULTS = ("image", "services", "cache", "before_script", "after_script")
+
+
+def _defaults(pipeline: Pipeline, resolver: _Resolver) -> list[tuple[Scalar, Node]]:
+    """Return the `default:` entries, then the old top-level defaults it does not set."""
+    entries: list[tuple[Scalar, Node]] = []
+    default = pipeline.default
+    if default is not None:
+        resolved = resolver.references(default, depth=0)
+        if isinstance(resolved, Mapping):
+            entries.extend(resolved.entries)
+    names = {key.value for key, _ in entries}
+    for name in _GLOBAL_DEFAULTS:
+        entry = pipeline.top.get(name)
+        if entry is not None and name not in names:
+            entries.append(entry)
+    return entries
+
+
+def _inherit_defaults(job: Mapping, defaults: list[tuple[Scalar, Node]]) -> Mapping:
+    """Add the defaults a job does not set itself, honouring `inherit: default:`."""
+    if not defaults:
+        return job
+    inherit = job.mapping("inherit")
+    setting = inherit.get("default") if inherit is not None else None
+    allowed: set[str] | None = None
+    if isinstance(setting, Scalar):
+        if not setting.is_true():
+            return job
+    elif isinstance(setting, Sequence):
+        allowed = {item.value for item in string_items(setting)}
+    missing = [
+        (key, value)
+        for key, value in defaults
+        if key.value not in job and (allowed is None or key.value in allowed)
+    ]
+    if not missing:
+        return job
+    merged = Mapping(job.source, job.start, job.end, job.tag)
+    for key, value in [*job.entries, *missing]:
+        merged.add(key, value)
+    return merged
 
 
 def _collect(pipeline: Pipeline, loaded: LoadedFile, read: Reader, seen: set[str]) -> None:

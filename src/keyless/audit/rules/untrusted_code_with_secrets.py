@@ -44,6 +44,12 @@ _SHELL_FETCH = re.compile(
     r"(?:github\.head_ref|pull_request\.head|workflow_run\.head|\bFETCH_HEAD\b|refs/pull/)"
     r"|\bgit\s+clone\b[^\n]*pull_request\.head\.repo"
 )
+# `if:` conditions that keep fork pull requests out.
+_SAME_REPOSITORY = re.compile(
+    r"\.head\.repo\.full_name\s*==\s*github\.repository\b"
+    r"|\bgithub\.repository\s*==\s*github\.event\.pull_request\.head\.repo\.full_name"
+    r"|\.head\.repo\.fork\s*==\s*false|!\s*github\.event\.pull_request\.head\.repo\.fork\b"
+)
 _ARTIFACT_ACTIONS = ("actions/download-artifact", "dawidd6/action-download-artifact")
 
 
@@ -87,6 +93,9 @@ class UntrustedCodeWithSecrets(AuditRule):
                     if not runs_inline:
                         runner = runners[0]
                         then = f"and step {runner.label} (line {runner.node.start.line}) runs it"
+                if _same_repository_only(job, fetch.step):
+                    severity, confidence = Severity.LOW, Confidence.LOW
+                    then += " (an `if:` limits it to pull requests from this repository)"
                 context.report(
                     RULE,
                     fetch.node,
@@ -100,6 +109,19 @@ class UntrustedCodeWithSecrets(AuditRule):
                 )
         if not reported:
             _report_trigger(workflow, triggers, context)
+
+
+def _same_repository_only(job: Job, step: Step) -> bool:
+    """Return whether a job or step `if:` admits only pull requests from this repository.
+
+    The check is textual: a condition that also has `||` may still admit forks, so such
+    findings keep their severity.
+    """
+    for node in (job.node, step.node):
+        condition = node.text("if")
+        if _SAME_REPOSITORY.search(condition) and "||" not in condition:
+            return True
+    return False
 
 
 def _report_trigger(workflow: Workflow, triggers: list[str], context: Context) -> None:
