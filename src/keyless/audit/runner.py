@@ -256,7 +256,7 @@ def _filter(
 
 
 def _allowed(item: Reported, sources: dict[str, Source]) -> bool:
-    wanted = {item.finding.rule_id, *item.extra_rule_ids}
+    rule_ids = {item.finding.rule_id, *item.extra_rule_ids}
     lines = list(item.allow_lines)
     location = item.finding.location
     source = sources.get(location.path)
@@ -266,6 +266,6 @@ def _allowed(item: Reported, sources: dict[str, Source]) -> bool:
             lines.append((location.path, location.line - 1))
     for path, number in lines:
         text = sources[path].line(number) if path in sources else ""
-        if wanted & allowed_rules(text):
+        if rule_ids & allowed_rules(text):
             return True
     return False

@@ -192,9 +192,12 @@ def github_tip(provider: str, job: Job | None, step: Step | None) -> str:
 
 def gitlab_tip(provider: str, job_name: str) -> str:
     """Return the `id_tokens:` form that replaces a stored cloud key in a GitLab job."""
+    who = f"job `{job_name}`"
+    if job_name.startswith("."):
+        who = f"template `{job_name}` (the jobs that extend it inherit the token)"
     if provider == "aws":
         return (
-            f"Give job `{job_name}` an ID token and exchange it for a role session:\n"
+            f"Give {who} an ID token and exchange it for a role session:\n"
             "  id_tokens:\n    AWS_ID_TOKEN:\n      aud: sts.amazonaws.com\n"
             "  script:\n"
             "    - >\n      export $(printf 'AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s "
@@ -206,7 +209,7 @@ def gitlab_tip(provider: str, job_name: str) -> str:
         )
     if provider == "gcp":
         return (
-            f"Give job `{job_name}` an ID token and use Workload Identity Federation:\n"
+            f"Give {who} an ID token and use Workload Identity Federation:\n"
             "  id_tokens:\n    GCP_ID_TOKEN:\n      aud: https://iam.googleapis.com/projects/"
             "<project-number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>\n"
             "  script:\n"
@@ -218,7 +221,7 @@ def gitlab_tip(provider: str, job_name: str) -> str:
             "(or `keyless gcp`). Then delete the service account key."
         )
     return (
-        f"Give job `{job_name}` an ID token and sign in with a federated credential:\n"
+        f"Give {who} an ID token and sign in with a federated credential:\n"
         "  id_tokens:\n    AZURE_ID_TOKEN:\n      aud: api://AzureADTokenExchange\n"
         "  script:\n"
         '    - az login --service-principal -u "$AZURE_CLIENT_ID" -t "$AZURE_TENANT_ID" '

@@ -254,9 +254,13 @@ def _refuses_fork_code(action: ActionRef) -> bool:
 
     actions/checkout v7 (GitHub changelog, 2026-06-18) refuses to fetch a fork pull
     request's code in pull_request_target and pull-request workflow_run jobs unless
-    `allow-unsafe-pr-checkout: true`. On 2026-07-16 GitHub moved every supported major
-    tag (`v4`, `v5`, `v6`) to releases with the same check (v6 since 6.1.0). Refs
-    pinned to a commit SHA or an older exact version keep the old behaviour.
+    `allow-unsafe-pr-checkout: true`. GitHub announced that on 2026-07-16 it would move
+    the floating tag of every supported major version (its example is `v4`) to a release
+    with the same check, and v6 has it since 6.1.0. Refs pinned to a commit SHA or an
+    older exact version keep the old behaviour.
+
+    NOTE: whether `v2` and `v3` count as supported is unverified, so floating tags
+    below `v4` are treated as unguarded (reported, never hidden).
     """
     version = action.major_version()
     if version is None:
