@@ -34,6 +34,13 @@ class HardcodedSecret(AuditRule):
     def check_workflow(self, workflow: Workflow, context: Context) -> None:
         if workflow.env is not None:
             _check_named(workflow.env, "env", context, ())
+        for trigger, spec in workflow.triggers.items():
+            inputs = spec.mapping("inputs") if isinstance(spec, Mapping) else None
+            for name, definition in inputs.items() if inputs is not None else ():
+                default = definition.scalar("default") if isinstance(definition, Mapping) else None
+                if default is not None:
+                    place = f"on.{trigger}.inputs.{name}.default"
+                    _check_value(name, default, place, context, ())
         for job in workflow.jobs:
             self._check_job(job, context)
 
