@@ -293,10 +293,10 @@ def render_table(rows, missing, unmapped, version: str, machine: str) -> str:
         lines.append("keyless covers every zizmor finding of these audits.")
     lines += [
         "",
-        "keyless reports more than zizmor where the rules look further: GitLab CI (not",
-        "audited by zizmor), cloud keys that OIDC can replace (static-cloud-credentials),",
-        "secrets written to GITHUB_ENV, artifacts or traced with `set -x`",
-        "(secret-exposure), and credential files shipped from the workspace",
+        "keyless reports more than zizmor where its rules look further. It audits GitLab",
+        "CI, which zizmor does not, and finds cloud keys that OIDC can replace",
+        "(static-cloud-credentials), secrets written to GITHUB_ENV or artifacts or traced",
+        "with `set -x` (secret-exposure), and credential files shipped from the workspace",
         "(credentials-file-in-workspace). Severities differ by design: keyless reports",
         "a checkout that keeps its token, or a `pull_request_target` trigger with no job",
         "fetching pull request code, at low severity, where zizmor's artipacked and",
