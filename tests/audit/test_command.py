@@ -331,3 +331,26 @@ def test_no_secret_values_in_report(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert code == 1
     assert token not in out
     assert json.loads(out)["findings"][0]["rule_id"] == "hardcoded-secret"
+
+
+def test_discovery_honours_gitignore(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo.path)
+    write(repo.path, ".gitignore", "vendor/\n")
+    write(repo.path, "vendor/tool/action.yml", "runs:\n  using: composite\n  steps: []\n")
+    write(repo.path, "tools/lint/action.yml", "runs:\n  using: composite\n  steps: []\n")
+    repo.commit()
+    write(repo.path, "untracked/action.yml", "runs:\n  using: composite\n  steps: []\n")
+    report = audit_json(capsys)
+    assert report["scanned"] == 2
+
+
+def test_discovery_outside_git_walks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "a/action.yml", "runs:\n  using: composite\n  steps: []\n")
+    write(tmp_path, ".venv/lib/action.yml", "runs:\n  using: composite\n  steps: []\n")
+    report = audit_json(capsys)
+    assert report["scanned"] == 1

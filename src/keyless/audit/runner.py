@@ -69,6 +69,8 @@ class Settings:
     exclude: list[str] = field(default_factory=list)
     inline_allow: bool = True
     max_file_size: int = 2 * 1024 * 1024
+    # The git work tree the paths are in; None outside git, where folders are walked.
+    git_root: Path | None = None
 
 
 def classify(path: PurePosixPath) -> str | None:
@@ -97,7 +99,10 @@ def discover(paths: Sequence[str], settings: Settings, skipped: Skipped) -> list
                 hint="check the path; keyless audits the current folder by default",
             )
         if given.is_dir():
-            targets.extend(_walk(given, settings))
+            if settings.git_root is not None:
+                targets.extend(_git_listed(given, settings))
+            else:
+                targets.extend(_walk(given, settings))
             continue
         display = _display(given, settings.root)
         kind = classify(PurePosixPath(Path(os.path.abspath(given)).as_posix()))
@@ -111,6 +116,24 @@ def discover(paths: Sequence[str], settings: Settings, skipped: Skipped) -> list
     for target in targets:
         unique.setdefault(target.display, target)
     return [t for t in unique.values() if not is_excluded(t.display, settings.exclude)]
+
+
+def _git_listed(directory: Path, settings: Settings) -> list[Target]:
+    """Return the pipeline files below `directory` that git shows.
+
+    These are tracked files and untracked ones that are not ignored, the same
+    selection as `keyless scan`.
+    """
+    from keyless.scan.sources import select_paths
+
+    found: list[Target] = []
+    for path, display in select_paths([str(directory)], settings.git_root).files:
+        if _SKIPPED_DIRS.intersection(PurePosixPath(display).parts[:-1]):
+            continue
+        kind = classify(PurePosixPath(Path(os.path.abspath(path)).as_posix()))
+        if kind is not None:
+            found.append(Target(path, _display(path, settings.root), kind))
+    return found
 
 
 def _walk(directory: Path, settings: Settings) -> list[Target]:

@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         exclude=setup.exclude,
         inline_allow=not args.no_inline_allow,
         max_file_size=setup.max_file_size,
+        git_root=repo_root,
     )
     result = runner.run(args.paths or ["."], settings)
     if result.scanned == 0:
