@@ -190,3 +190,18 @@ def test_default_not_inherited_when_disabled(
     )
     report = audit_json(capsys, ".")
     assert found(report) == set()
+
+
+def test_folded_script_line_located(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(
+        tmp_path,
+        ".gitlab-ci.yml",
+        "job:\n  script:\n    - >\n      echo start &&\n"
+        '      eval "echo $CI_MERGE_REQUEST_TITLE"\n',
+    )
+    report = audit_json(capsys, ".")
+    (finding,) = report["findings"]
+    assert (finding["line"], finding["column"]) == (5, 18)
