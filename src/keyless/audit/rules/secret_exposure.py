@@ -33,6 +33,29 @@ _ENV_FILE = re.compile(r">>?\s*\"?\$\{?(GITHUB_ENV|GITHUB_OUTPUT|GITHUB_STATE)\b
 FILE_WRITE = re.compile(r"(?:>>?|\btee\s+(?:-a\s+)?)\s*\"?([^\s\"'&|;$>][^\s\"'&|;>]*)")
 _REDIRECT = re.compile(r"(?<![0-9&])>>?\s*(?!&)|\btee\s")
 _LOG_FILES = ("/dev/stderr", "/dev/stdout")
+_PIPE = re.compile(r"(?<!\|)\|(?!\|)\s*([\w./-]+)")
+# Commands that print what they read, so a secret piped into them still reaches the log.
+_PRINTING_FILTERS = frozenset(
+    (
+        "base64",
+        "xxd",
+        "od",
+        "hexdump",
+        "rev",
+        "sed",
+        "tr",
+        "cut",
+        "awk",
+        "jq",
+        "tee",
+        "cat",
+        "head",
+        "tail",
+        "sort",
+        "fold",
+        "iconv",
+    )
+)
 _DEBUG = ("ACTIONS_STEP_DEBUG", "ACTIONS_RUNNER_DEBUG")
 _WIDE_PATHS = {".", "./", "*", "**", "./**", "**/*", "${{ github.workspace }}", "$GITHUB_WORKSPACE"}
 
@@ -163,7 +186,7 @@ def _check_run(step: Step, run: Scalar, context: Context) -> list[WrittenFile]:
                 if target is not None and target != "/dev/null":
                     written.append(WrittenFile(target, step, run.locate(line.offset).line))
                 continue
-        if _PRINT.search(code) and "::add-mask::" not in code:
+        if _PRINT.search(code) and "::add-mask::" not in code and _reaches_log(code):
             _report(
                 context,
                 step,
@@ -175,6 +198,16 @@ def _check_run(step: Step, run: Scalar, context: Context) -> list[WrittenFile]:
                 "a secret is printed; masking misses it once it is transformed",
             )
     return written
+
+
+def _reaches_log(code: str) -> bool:
+    """Return whether printed output reaches the log: not piped, or piped into a filter.
+
+    `echo "$TOKEN" | docker login --password-stdin` hands the value to a program, but
+    `echo "$TOKEN" | base64` prints it, transformed so that masking misses it.
+    """
+    commands = _PIPE.findall(code)
+    return not commands or commands[-1] in _PRINTING_FILTERS
 
 
 def _report(
