@@ -205,3 +205,23 @@ def test_folded_script_line_located(
     report = audit_json(capsys, ".")
     (finding,) = report["findings"]
     assert (finding["line"], finding["column"]) == (5, 18)
+
+
+def test_job_in_include_and_main_deep_merged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(
+        tmp_path,
+        ".gitlab-ci.yml",
+        "include: base.yml\ndeploy:\n  variables:\n    REGION: eu\n",
+    )
+    write(
+        tmp_path,
+        "base.yml",
+        "deploy:\n  variables:\n    CI_DEBUG_TRACE: 'true'\n"
+        '  script:\n    - eval "$CI_COMMIT_TITLE"\n',
+    )
+    report = audit_json(capsys, ".")
+    located = {(f["path"], f["line"], f["rule_id"]) for f in report["findings"]}
+    assert located == {("base.yml", 3, "debug-trace"), ("base.yml", 5, "script-injection")}

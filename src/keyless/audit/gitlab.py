@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from keyless.audit.loader import LoadedFile
 from keyless.audit.nodes import Mapping, Node, Scalar, Sequence, string_items
@@ -124,7 +125,14 @@ def variable_value(value: Node) -> Node | None:
     return value
 
 
-Reader = Callable[[str], LoadedFile | None]
+class Reader(Protocol):
+    """Reads pipeline files by project-relative path."""
+
+    def __call__(self, relative: str) -> LoadedFile | None:
+        """Return the loaded file, or None when it does not exist in the project."""
+
+    def glob(self, pattern: str) -> list[str]:
+        """Return the project-relative files that match a wildcard include."""
 
 
 def content_document(loaded: LoadedFile) -> Mapping | None:
@@ -231,24 +239,25 @@ def _collect(pipeline: Pipeline, loaded: LoadedFile, read: Reader, seen: set[str
                 continue
             include.followed = True
             _collect(pipeline, included, read, seen)
-    # Included files are read first, so the including file's keys win, as in GitLab.
+    # Included files are read first, so the including file's keys win. As in GitLab,
+    # a job or mapping defined in both is deep-merged.
     for key, value in document.entries:
         if key.value == "variables" and isinstance(value, Mapping):
             pipeline.global_variables.append(value)
         if key.value == "include":
             continue
-        pipeline.top[key.value] = (key, value)
+        previous = pipeline.top.get(key.value)
+        merged = value
+        if previous is not None and isinstance(previous[1], Mapping) and isinstance(value, Mapping):
+            merged = deep_merge(previous[1], value, drop=())
+        pipeline.top[key.value] = (key, merged)
 
 
 def _expand_local(target: str, read: Reader) -> list[str]:
     relative = target.lstrip("/")
     if "*" not in relative:
         return [relative]
-    expander = getattr(read, "glob", None)
-    if expander is None:
-        return []
-    matches: list[str] = expander(relative)
-    return matches
+    return read.glob(relative)
 
 
 def _includes(node: Node | None) -> Iterator[Include]:
@@ -337,17 +346,21 @@ class _Resolver:
             self.notes.append(note)
 
 
-def deep_merge(base: Mapping, override: Mapping) -> Mapping:
-    """Merge two mappings as `extends:` does: mappings recursively, other values replaced."""
+def deep_merge(base: Mapping, override: Mapping, drop: tuple[str, ...] = ("extends",)) -> Mapping:
+    """Merge two mappings as GitLab does: mappings recursively, other values replaced.
+
+    `drop` names top-level keys of `base` to leave out; `extends:` merging drops the
+    parent's own `extends:`, which has been resolved already.
+    """
     merged = Mapping(override.source, override.start, override.end, override.tag)
     for key, value in base.entries:
-        if key.value == "extends":
+        if key.value in drop:
             continue
         merged.add(key, value)
     for key, value in override.entries:
         previous = merged.get(key.value)
         if isinstance(previous, Mapping) and isinstance(value, Mapping):
-            merged.add(key, deep_merge(previous, value))
+            merged.add(key, deep_merge(previous, value, drop=()))
         else:
             merged.add(key, value)
     return merged
