@@ -126,7 +126,7 @@ def variable_value(value: Node) -> Node | None:
 
 
 class Reader(Protocol):
-    """Reads pipeline files by project-relative path."""
+    """A reader of pipeline files, addressed by project-relative path."""
 
     def __call__(self, relative: str) -> LoadedFile | None:
         """Return the loaded file, or None when it does not exist in the project."""
