@@ -354,3 +354,18 @@ def test_discovery_outside_git_walks(
     write(tmp_path, ".venv/lib/action.yml", "runs:\n  using: composite\n  steps: []\n")
     report = audit_json(capsys)
     assert report["scanned"] == 1
+
+
+def test_env_key_tip_uses_env_region(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (
+        "on: push\npermissions: {}\njobs:\n  sync:\n    runs-on: x\n    env:\n"
+        "      AWS_DEFAULT_REGION: ap-southeast-2\n"
+        "      AWS_SECRET_ACCESS_KEY: ${{ secrets.AWS_SECRET_ACCESS_KEY }}\n"
+        "    steps:\n      - run: aws s3 sync . s3://bucket\n"
+    )
+    target = write(tmp_path, ".github/workflows/a.yml", text)
+    report = audit_json(capsys, target)
+    (finding,) = [f for f in report["findings"] if f["rule_id"] == "static-cloud-credentials"]
+    assert finding["line"] == 8
+    assert "Give job `sync` an ID token" in finding["remediation"]
+    assert "aws-region: ap-southeast-2" in finding["remediation"]

@@ -129,9 +129,24 @@ def _check_env(
             key,
             key=f"{place}.{name}",
             message=f"{name} passes a stored {_what(provider)} to the job",
-            remediation=github_tip(provider, job, None),
+            remediation=github_tip(provider, job, None, region=_env_region(env, step, job)),
             anchors=anchors,
         )
+
+
+def _env_region(env: Mapping, step: Step | None, job: Job | None) -> str | None:
+    """Return the AWS region set next to the key (AWS_REGION or AWS_DEFAULT_REGION)."""
+    candidates: list[Mapping | None] = [env]
+    if step is not None:
+        candidates.append(step.env)
+    if job is not None:
+        candidates.extend((job.env, job.workflow_env))
+    for mapping in candidates:
+        for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            value = mapping.scalar(name) if mapping is not None else None
+            if value is not None and value.value.strip():
+                return value.value.strip()
+    return None
 
 
 def _what(provider: str) -> str:
@@ -150,7 +165,9 @@ def _job_name(job: Job | None) -> str:
     return job.id
 
 
-def github_tip(provider: str, job: Job | None, step: Step | None) -> str:
+def github_tip(
+    provider: str, job: Job | None, step: Step | None, *, region: str | None = None
+) -> str:
     """Return the OIDC replacement for a GitHub step or env entry, as YAML to paste."""
     permissions = (
         f"Give job `{_job_name(job)}` an ID token and use it in place of the stored key:\n"
@@ -160,8 +177,8 @@ def github_tip(provider: str, job: Job | None, step: Step | None) -> str:
     if step is not None and step.action is not None and step.action.ref:
         ref = step.action.ref
     if provider == "aws":
-        region = step.input("aws-region") if step is not None else None
-        region_text = region.value if region is not None else "<region>"
+        region_input = step.input("aws-region") if step is not None else None
+        region_text = region_input.value if region_input is not None else region or "<region>"
         return (
             permissions + f"  - uses: aws-actions/configure-aws-credentials@{ref}\n"
             "    with:\n"
