@@ -1,11 +1,11 @@
-"""Helpers the GitHub rules share: jobs of a file, secret-bearing env, known actions."""
+"""Helpers the GitHub rules share: jobs of a file, secret-bearing env, checkout steps."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from keyless.audit.github import CompositeAction, Job, Step, Workflow, references_secrets
-from keyless.audit.nodes import Scalar
+from keyless.audit.nodes import Scalar, walk_scalars
 
 
 def jobs_of(target: Workflow | CompositeAction) -> Iterator[Job]:
@@ -29,13 +29,11 @@ def step_uses_secrets(step: Step) -> bool:
     """Return whether the step reads a secret in its inputs, script or env."""
     if secret_env(step):
         return True
-    return any(references_secrets(scalar.value) for scalar in _step_scalars(step))
+    return any(references_secrets(scalar.value) for scalar in walk_scalars(step.node))
 
 
 def job_uses_secrets(job: Job) -> bool:
     """Return whether any step, the job env or the job's reusable call reads secrets."""
-    from keyless.audit.nodes import walk_scalars
-
     if job.kind == "workflow":
         for key in ("env", "secrets", "container", "services", "with"):
             node = job.node.get(key)
@@ -48,12 +46,6 @@ def job_uses_secrets(job: Job) -> bool:
     ):
         return True
     return any(step_uses_secrets(step) for step in job.steps)
-
-
-def _step_scalars(step: Step) -> Iterator[Scalar]:
-    from keyless.audit.nodes import walk_scalars
-
-    yield from walk_scalars(step.node)
 
 
 def checkout_steps(job: Job) -> Iterator[Step]:
