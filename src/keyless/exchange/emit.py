@@ -1,0 +1,223 @@
+"""Hand exchanged values to the job: mask first, then write them where asked.
+
+Every exchange command ends the same way: it has named values (Vault secrets, cloud
+credentials) as `Output`s and calls `emit()` with the chosen exports, or
+`run_command()` for `--exec`. `emit()` registers every value with the CI's log
+masking before it writes anything, then writes each export and records in the
+state what `keyless revoke` must undo (files written, GITHUB_ENV names).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import re
+import shlex
+import sys
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from keyless.ci import Platform, github
+from keyless.errors import Error
+from keyless.exchange.state import (
+    State,
+    private_subdir,
+    refuse_workspace,
+    write_private,
+)
+from keyless.logs import logger
+from keyless.secret import Secret
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+# Kinds of state entries that emit() records; keyless.exchange.cleanup undoes them.
+FILE_KIND = "file"
+GITHUB_ENV_KIND = "github-env"
+
+
+class EmitError(Error):
+    """A value cannot be written the way it was asked."""
+
+
+class Export(str, enum.Enum):
+    """Where `emit()` writes values."""
+
+    GITHUB = "github"  # GITHUB_ENV and GITHUB_OUTPUT
+    GITLAB = "gitlab"  # a dotenv file for artifacts:reports:dotenv
+    SHELL = "shell"  # `export NAME='value'` lines
+    JSON = "json"  # one JSON object {name: value}
+    FILES = "files"  # one 0600 file per value
+
+
+def default_exports(platform: Platform) -> list[Export]:
+    """Return the export that suits the CI platform: GitHub, GitLab, else shell lines."""
+    if platform is Platform.GITHUB:
+        return [Export.GITHUB]
+    if platform is Platform.GITLAB:
+        return [Export.GITLAB]
+    return [Export.SHELL]
+
+
+@dataclass(frozen=True)
+class Output:
+    """A value to hand to the job, under the environment variable name `name`."""
+
+    name: str
+    value: Secret
+
+
+@dataclass
+class EmitSettings:
+    """Where each export writes.
+
+    `output` is the file for shell and json (None or "-" for stdout); `dotenv` the
+    GitLab dotenv file; `files_dir` the folder for FILES (None: a new private
+    folder under the state folder).
+    """
+
+    exports: list[Export]
+    output: str | None = None
+    dotenv: str = "keyless.env"
+    files_dir: str | None = None
+    written: list[Path] = field(default_factory=list)
+
+
+def check_names(outputs: Sequence[Output]) -> None:
+    """Raise EmitError unless every name is a valid, unique environment variable name."""
+    seen: set[str] = set()
+    for output in outputs:
+        if not _NAME.match(output.name):
+            raise EmitError(
+                f"{output.name!r} is not a valid environment variable name",
+                hint="use letters, digits and underscores, not starting with a digit",
+            )
+        if output.name in seen:
+            raise EmitError(
+                f"two values are named {output.name}",
+                hint="give each value its own name",
+            )
+        seen.add(output.name)
+
+
+def mask(outputs: Sequence[Output]) -> None:
+    """Register every value, and every line of a multi-line value, with the CI's masking."""
+    for output in outputs:
+        github.add_mask(output.value)
+
+
+def emit(outputs: Sequence[Output], settings: EmitSettings, state: State) -> None:
+    """Mask every value, then write them to each export in `settings`.
+
+    Files and GITHUB_ENV names are recorded in `state` as they are written, so a
+    failure halfway still leaves `keyless revoke` a complete record.
+    """
+    check_names(outputs)
+    mask(outputs)
+    for export in settings.exports:
+        if export is Export.GITHUB:
+            _write_github(outputs, state)
+        elif export is Export.GITLAB:
+            _write_dotenv(outputs, Path(settings.dotenv), state)
+        elif export is Export.SHELL:
+            _write_text(_shell_lines(outputs), settings.output, state)
+        elif export is Export.JSON:
+            _write_text(_json_text(outputs), settings.output, state)
+        elif export is Export.FILES:
+            _write_files(outputs, settings.files_dir, state)
+        else:  # pragma: no cover - every Export is handled above
+            raise AssertionError(export)
+
+
+def github_env_block(name: str, value: str) -> str:
+    """Return one GITHUB_ENV/GITHUB_OUTPUT entry; multi-line values use a heredoc.
+
+    The delimiter is random, so a value cannot end the heredoc early and inject
+    other variables.
+    """
+    if "\n" not in value and "\r" not in value:
+        return f"{name}={value}\n"
+    delimiter = f"ghadelimiter_{uuid.uuid4()}"
+    if delimiter in value:  # pragma: no cover - a random UUID in the value
+        raise EmitError(f"the value of {name} contains its heredoc delimiter")
+    return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
+
+
+def _append_env_file(variable: str, text: str) -> None:
+    path = os.environ.get(variable)
+    if not path:
+        raise EmitError(
+            f"{variable} is not set, so values cannot be exported to later steps",
+            hint="run inside a GitHub Actions job, or choose another --export",
+        )
+    try:
+        with Path(path).open("a", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise EmitError(f"{path}: cannot append to {variable}: {exc.strerror}") from exc
+
+
+def _write_github(outputs: Sequence[Output], state: State) -> None:
+    env_text = "".join(github_env_block(o.name, o.value.reveal()) for o in outputs)
+    names = [o.name for o in outputs]
+    state.add(GITHUB_ENV_KIND, names=names)
+    _append_env_file("GITHUB_ENV", env_text)
+    if os.environ.get("GITHUB_OUTPUT"):
+        _append_env_file("GITHUB_OUTPUT", env_text)
+    logger.info("GitHub: exported %s to GITHUB_ENV and step outputs", ", ".join(names))
+
+
+def _write_dotenv(outputs: Sequence[Output], path: Path, state: State) -> None:
+    lines = []
+    for output in outputs:
+        value = output.value.reveal()
+        if "\n" in value or "\r" in value:
+            raise EmitError(
+                f"{output.name}: GitLab dotenv files cannot hold multi-line values",
+                hint="use --export files for this value",
+            )
+        lines.append(f"{output.name}={value}\n")
+    state.add(FILE_KIND, path=str(path.resolve()))
+    write_private(path, "".join(lines))
+    logger.info(
+        "GitLab: wrote %d values to %s; GitLab cannot mask them, so keep them out of logs",
+        len(lines),
+        path,
+    )
+
+
+def _shell_lines(outputs: Sequence[Output]) -> str:
+    return "".join(f"export {o.name}={shlex.quote(o.value.reveal())}\n" for o in outputs)
+
+
+def _json_text(outputs: Sequence[Output]) -> str:
+    return json.dumps({o.name: o.value.reveal() for o in outputs}, indent=2) + "\n"
+
+
+def _write_text(text: str, output: str | None, state: State) -> None:
+    if output in (None, "-"):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    path = Path(output)
+    refuse_workspace(path, "secret values")
+    state.add(FILE_KIND, path=str(path.resolve()))
+    write_private(path, text)
+
+
+def _write_files(outputs: Sequence[Output], files_dir: str | None, state: State) -> None:
+    if files_dir:
+        directory = Path(files_dir)
+        refuse_workspace(directory, "secret files")
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    else:
+        directory = private_subdir(state.directory, "files-")
+        state.add(FILE_KIND, path=str(directory), directory=True)
+    for output in outputs:
+        path = directory / output.name
+        state.add(FILE_KIND, path=str(path.resolve()))
+        write_private(path, output.value.reveal())
+        sys.stdout.write(f"{output.name}={path}\n")
+    sys.stdout.flush()
