@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("keyless.commands.scan", "find static secrets in files, staged changes or history"),
     "token": ("keyless.commands.token", "show, verify and check the CI job's OIDC token"),
     "audit": ("keyless.commands.audit", "audit CI pipeline configuration for credential hygiene"),
+    "vault": ("keyless.commands.vault", "log in to Vault with the CI token and read secrets"),
+    "revoke": ("keyless.commands.revoke", "revoke what keyless issued and delete its files"),
 }
 
 

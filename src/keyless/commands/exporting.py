@@ -54,24 +54,30 @@ def add_export_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--exec",
-        dest="exec_command",
-        nargs=argparse.REMAINDER,
-        metavar="-- CMD ARGS",
-        help="run CMD with the values in its environment only, revoke when it exits, "
-        "and exit with its exit code; must come last",
+        dest="exec_",
+        action="store_true",
+        help="run the command after `--` with the values in its environment only, revoke "
+        "when it exits, and exit with its exit code: --exec -- CMD ARGS (must come last)",
     )
+    # A positional, because argparse gives an option with nargs=REMAINDER nothing after `--`.
+    parser.add_argument("exec_command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
 
 def exec_command(args: argparse.Namespace) -> list[str] | None:
     """Return the command after `--exec --`, or None when --exec was not given."""
-    command = args.exec_command
-    if command is None:
-        return None
+    command = list(args.exec_command)
     if command and command[0] == "--":
         command = command[1:]
+    if not args.exec_:
+        if command:
+            raise UsageError(
+                f"unexpected arguments: {' '.join(command)}",
+                hint="to run a command with the values, write --exec -- CMD ARGS at the end",
+            )
+        return None
     if not command:
         raise UsageError("--exec needs a command: --exec -- CMD ARGS")
-    return list(command)
+    return command
 
 
 def emit_settings(args: argparse.Namespace) -> EmitSettings:

@@ -1,0 +1,43 @@
+"""A JWKS document served on 127.0.0.1, for configuring Vault's `jwks_url`."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from typing import Any
+
+from jwt.algorithms import RSAAlgorithm
+
+
+class JWKSServer:
+    """Serve the public keys of the given signers as a JWKS at `url`, until stopped."""
+
+    def __init__(self, keys: list[tuple[Any, str]]) -> None:
+        entries = []
+        for private_key, kid in keys:
+            entry = json.loads(RSAAlgorithm.to_jwk(private_key.public_key()))
+            entry.update(kid=kid, use="sig", alg="RS256")
+            entries.append(entry)
+        body = json.dumps({"keys": entries}).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
