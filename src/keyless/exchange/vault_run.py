@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from keyless.ci import github
 from keyless.errors import Error
 from keyless.exchange.emit import EmitSettings, Output, check_names, emit
 from keyless.exchange.retry import Backoff
@@ -54,6 +55,7 @@ def fetch(plan: Plan, state: State) -> tuple[list[Output], str]:
     client = VaultClient(plan.connection, Backoff(deadline=plan.retry_deadline))
     try:
         login = client.login(identity, mount=plan.mount, role=plan.role)
+        github.add_mask(login.token)
         entry = state.add(
             TOKEN_KIND,
             token=login.token.reveal(),
