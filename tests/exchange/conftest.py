@@ -1,8 +1,9 @@
 """Fixtures for the exchange tests: a configured OpenBao server and token minting.
 
-Until the shared local OIDC issuer exists, tokens are signed with an RSA key made
-here and OpenBao's JWT auth trusts it through `jwt_validation_pubkeys`; the JWKS
-test uses a small JWKS server from tests/support/jwks.py.
+OpenBao's JWT auth is configured three ways, as real deployments do: the `github`
+mount discovers the local OIDC issuer (`oidc_discovery_url`), the `jwks` mount
+reads its `jwks_url`, and the `jwt` and `jwt-default` mounts trust a key made here
+through `jwt_validation_pubkeys`, which lets tests sign any claims they need.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests import fakes
 from tests.support import openbao
+from tests.support.issuer import Issuer, oidc_issuer_session  # noqa: F401
 
 ISSUER = "https://issuer.keyless.test"
 AUDIENCE = "vault.keyless.test"
@@ -71,6 +73,7 @@ class Vault:
 
     server: openbao.OpenBao
     signer: Signer
+    issuer: Issuer
     values: dict[str, str]
 
     @property
@@ -86,7 +89,9 @@ path "kv1/app" { capabilities = ["read"] }
 
 
 @pytest.fixture(scope="session")
-def vault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vault]:
+def vault(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Vault]:
     """A running OpenBao with JWT auth, KV v1 and v2 mounts, policies and roles."""
     signer = make_signer("test-key-1")
     values = {
@@ -154,7 +159,23 @@ def vault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vault]:
             bound_claims={"environment": "production"},
             token_policies=["app-read"],
         )
-        yield Vault(server, signer, values)
+        issuer: Issuer = request.getfixturevalue("oidc_issuer_session")
+        for mount, config in (
+            ("github", {"oidc_discovery_url": issuer.url}),
+            ("jwks", {"jwks_url": issuer.jwks_url}),
+        ):
+            server.write(f"sys/auth/{mount}", type="jwt")
+            server.write(f"auth/{mount}/config", bound_issuer=issuer.url, **config)
+            server.write(
+                f"auth/{mount}/role/deploy",
+                role_type="jwt",
+                user_claim="sub",
+                bound_audiences=[AUDIENCE],
+                bound_claims={"repository": "octo-org/octo-repo", "ref": "refs/heads/main"},
+                token_ttl=300,
+                token_policies=["app-read"],
+            )
+        yield Vault(server, signer, issuer, values)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import requests
 
 from keyless import cli
 from keyless.errors import ExitCode
-from tests.exchange.conftest import Vault
+from tests.exchange.conftest import AUDIENCE, Vault
 from tests.exchange.test_emit import parse_github_env_file
 
 
@@ -447,3 +447,65 @@ def test_exec_forwards_sigterm(vault: Vault, token_file: Path, tmp_path: Path) -
     _, err = process.communicate(timeout=20)
     assert process.returncode == 7, err
     assert lookup_self(vault, seen.read_text()) == 403
+
+
+# Logins through the local OIDC issuer, configured as real deployments are
+
+
+def test_github_job_end_to_end(
+    vault: Vault,
+    github_job: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in vault.issuer.github_environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("VAULT_ADDR", vault.url)
+    requests_before = len(vault.issuer.token_requests)
+    result = keyless(
+        capsys,
+        "vault",
+        "--mount",
+        "github",
+        "--role",
+        "deploy",
+        "--audience",
+        AUDIENCE,
+        "--secret",
+        "secret/app | APP_",
+    )
+    assert result.code == 0, result.err
+    [request] = vault.issuer.token_requests[requests_before:]
+    assert request.query["audience"] == [AUDIENCE]
+    env = parse_github_env_file((github_job / "env").read_text())
+    assert env["APP_PASSWORD"] == vault.values["app_password"]
+    assert env["APP_API_KEY"] == vault.values["app_api_key"]
+    assert_no_leak([result.err], vault.values.values())
+    assert keyless(capsys, "revoke").code == 0
+
+
+def test_jwks_url_login(vault: Vault, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    token_file = tmp_path / "id-token"
+    token_file.write_text(vault.issuer.mint(audience=AUDIENCE))
+    args = login_args(vault, token_file, tmp_path / "s", "--secret", "kv1/app password")
+    args[args.index("--role") + 1] = "deploy"
+    result = keyless(capsys, *args, "--mount", "jwks")
+    assert result.code == 0, result.err
+    assert shell_values(result.out)["PASSWORD"] == vault.values["kv1_password"]
+
+
+def test_discovery_audience_mismatch(
+    vault: Vault,
+    github_job: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in vault.issuer.github_environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("VAULT_ADDR", vault.url)
+    result = keyless(
+        capsys, "vault", "--mount", "github", "--role", "deploy", "--secret", "kv1/app password"
+    )
+    assert result.code == ExitCode.USAGE
+    assert "the token's aud https://github.com/octo-org is not in the bound_audiences" in result.err
+    assert "--audience" in result.err

@@ -123,16 +123,16 @@ def test_unknown_signing_key(
 
 
 def test_mount_not_found(vault: Vault, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    result = login_with(vault, tmp_path, capsys, vault.signer.mint(), "--mount", "github")
-    assert "permission denied on auth/github/login" in result.err
+    result = login_with(vault, tmp_path, capsys, vault.signer.mint(), "--mount", "gitea")
+    assert "permission denied on auth/gitea/login" in result.err
     assert "--mount" in result.err
 
 
 def test_jwks_unreachable(vault: Vault, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     first = make_signer("jwks-key-1")
     second = make_signer("jwks-key-2")
+    mount = "jwks-gone"
     jwks = JWKSServer([(first.key, first.kid)])
-    mount = f"jwks-{tmp_path.name[-20:]}".replace("_", "-")
     try:
         vault.server.write(f"sys/auth/{mount}", type="jwt")
         vault.server.write(f"auth/{mount}/config", jwks_url=jwks.url, bound_issuer=ISSUER)

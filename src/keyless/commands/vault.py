@@ -12,6 +12,7 @@ import argparse
 from keyless.commands.exporting import add_export_options, emit_settings, exec_command
 from keyless.commands.options import add_option
 from keyless.errors import ExitCode, UsageError
+from keyless.identity.options import add_token_options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,14 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="AUD",
         help="audience to request the CI token for; must be in the role's bound_audiences",
     )
-    # TODO: use the shared identity token options once they exist, instead of these two.
-    add_option(
-        login,
-        "--token-env",
-        metavar="NAME",
-        help="read the OIDC token from this environment variable",
-    )
-    add_option(login, "--token-file", metavar="FILE", help="read the OIDC token from this file")
+    add_token_options(login)
 
     secrets = parser.add_argument_group("secrets")
     add_option(
