@@ -163,6 +163,14 @@ def test_permission_denied_on_path(
     assert recorded_tokens(tmp_path / "state") == []
 
 
+def test_path_outside_visible_mounts(
+    vault: Vault, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = login_with(vault, tmp_path, capsys, vault.signer.mint(), spec="private/app key")
+    assert "permission denied reading private/app" in result.err
+    assert recorded_tokens(tmp_path / "state") == []
+
+
 def test_key_not_in_secret(
     vault: Vault, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -78,8 +78,8 @@ def test_lease_recorded_in_state(tmp_path: Path) -> None:
     lease_id = "database/creds/app/" + fakes.random_string(24)
     responses.post(LOGIN, json=login_body())
     responses.get(
-        f"{URL}/v1/sys/internal/ui/mounts/database/creds/app",
-        json={"data": {"path": "database/", "type": "database", "options": None}},
+        f"{URL}/v1/sys/internal/ui/mounts",
+        json={"data": {"auth": {}, "secret": {"database/": {"type": "database"}}}},
     )
     responses.get(
         f"{URL}/v1/database/creds/app",
@@ -98,6 +98,7 @@ def test_lease_recorded_in_state(tmp_path: Path) -> None:
         token_env=None,
         token_file=str(tmp_path / "token"),
         secrets=[SecretRequest("database/creds/app", None, "DB_", "database/creds/app | DB_")],
+        retry_deadline=1.0,
     )
     (tmp_path / "token").write_text(
         "eyJhbGciOiJub25lIn0.eyJhdWQiOiJ2YXVsdCJ9.c2ln"  # {"alg":"none"}.{"aud":"vault"}

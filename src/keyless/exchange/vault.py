@@ -147,6 +147,8 @@ class VaultClient:
     def __init__(self, connection: Connection, backoff: Backoff | None = None) -> None:
         import hvac.adapters
 
+        from keyless import http
+
         self.connection = connection
         self.backoff = backoff or Backoff()
         if connection.tls_skip_verify:
@@ -163,8 +165,9 @@ class VaultClient:
             timeout=connection.timeout,
             namespace=connection.namespace,
             ignore_exceptions=True,
+            session=http.session(timeout=connection.timeout),
         )
-        self._mounts: dict[str, Mount] = {}
+        self._mounts: dict[str, Mount] | None = None
 
     def close(self) -> None:
         self.adapter.close()
@@ -240,24 +243,35 @@ class VaultClient:
         )
 
     def mount_of(self, path: str) -> Mount:
-        """Return the engine mounted at the start of `path`, as the Vault CLI finds it."""
-        for prefix, mount in self._mounts.items():
+        """Return the secrets engine mounted at the start of `path`, as the Vault CLI finds it.
+
+        The first call lists the mounts the token can see, in one request. A path
+        under none of them is looked up on its own, which makes Vault say why.
+        """
+        if self._mounts is None:
+            self._mounts = self._list_mounts()
+        for prefix in sorted(self._mounts, key=len, reverse=True):
             if path == prefix.rstrip("/") or path.startswith(prefix):
-                return mount
+                return self._mounts[prefix]
         response = self.request(
             "GET", f"sys/internal/ui/mounts/{path}", describe=f"find the mount of {path}"
         )
         if response.status_code != 200:
             raise _read_error(path, path, response)
-        data = _json(response).get("data") or {}
-        options = data.get("options") or {}
-        engine = str(data.get("type", ""))
-        version = None
-        if engine in ("kv", "generic"):
-            version = 2 if str(options.get("version", "1")) == "2" else 1
-        mount = Mount(path=str(data.get("path", "")), type=engine, kv_version=version)
+        mount = _mount_from(_json(response).get("data") or {}, str(path))
         self._mounts[mount.path] = mount
         return mount
+
+    def _list_mounts(self) -> dict[str, Mount]:
+        response = self.request("GET", "sys/internal/ui/mounts", describe="list the mounts")
+        if response.status_code != 200:
+            return {}
+        engines = (_json(response).get("data") or {}).get("secret") or {}
+        return {
+            str(prefix): _mount_from(info, str(prefix))
+            for prefix, info in engines.items()
+            if isinstance(info, dict)
+        }
 
     def read(self, request: SecretRequest, login: Login) -> dict[str, Any]:
         """Read the secret at `request.path` and return its key/value data.
@@ -306,6 +320,16 @@ class VaultClient:
             f"{_first_error(response)}",
             hint="run `keyless revoke` again; the token expires at the end of its TTL anyway",
         )
+
+
+def _mount_from(info: dict[str, Any], path: str) -> Mount:
+    """Return a Mount from the mount description Vault returns for `path`."""
+    engine = str(info.get("type", ""))
+    options = info.get("options") or {}
+    version = None
+    if engine in ("kv", "generic"):
+        version = 2 if str(options.get("version", "1")) == "2" else 1
+    return Mount(path=str(info.get("path") or path), type=engine, kv_version=version)
 
 
 def api_path_for(path: str, mount: Mount) -> str:
