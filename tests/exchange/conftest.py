@@ -159,6 +159,7 @@ def vault(
             bound_claims={"environment": "production"},
             token_policies=["app-read"],
         )
+        configure_namespace(server, signer, values)
         issuer: Issuer = request.getfixturevalue("oidc_issuer_session")
         for mount, config in (
             ("github", {"oidc_discovery_url": issuer.url}),
@@ -175,6 +176,63 @@ def vault(
                 token_ttl=300,
                 token_policies=["app-read"],
             )
+        yield Vault(server, signer, issuer, values)
+
+
+NAMESPACE = "team"
+
+
+def configure_namespace(server: openbao.OpenBao, signer: Signer, values: dict[str, str]) -> None:
+    """Add namespace `team` with its own JWT auth, KV v2 mount, policy and role."""
+    server.write(f"sys/namespaces/{NAMESPACE}")
+    values["team_password"] = fakes.random_string(28)
+    server.write("sys/mounts/kv", namespace=NAMESPACE, type="kv", options={"version": "2"})
+    server.write("kv/data/app", namespace=NAMESPACE, data={"password": values["team_password"]})
+    server.write(
+        "sys/policies/acl/team-read",
+        namespace=NAMESPACE,
+        policy='path "kv/data/app" { capabilities = ["read"] }',
+    )
+    server.write("sys/auth/jwt", namespace=NAMESPACE, type="jwt")
+    server.write(
+        "auth/jwt/config",
+        namespace=NAMESPACE,
+        jwt_validation_pubkeys=[signer.public_pem()],
+        bound_issuer=ISSUER,
+    )
+    server.write(
+        "auth/jwt/role/ci",
+        namespace=NAMESPACE,
+        role_type="jwt",
+        user_claim="sub",
+        bound_audiences=[AUDIENCE],
+        token_policies=["team-read"],
+    )
+
+
+@pytest.fixture(scope="session")
+def vault_tls(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Vault]:
+    """A second OpenBao, serving HTTPS with its own CA at `server.ca_path`."""
+    signer = make_signer("tls-key")
+    values = {"kv1_password": fakes.random_string(28)}
+    for server in openbao.start(tmp_path_factory.mktemp("openbao-tls"), tls=True):
+        server.write("sys/mounts/kv1", type="kv", options={"version": "1"})
+        server.write("kv1/app", password=values["kv1_password"])
+        server.write("sys/policies/acl/app-read", policy=APP_POLICY)
+        server.write("sys/auth/jwt", type="jwt")
+        server.write(
+            "auth/jwt/config", jwt_validation_pubkeys=[signer.public_pem()], bound_issuer=ISSUER
+        )
+        server.write(
+            "auth/jwt/role/ci",
+            role_type="jwt",
+            user_claim="sub",
+            bound_audiences=[AUDIENCE],
+            token_policies=["app-read"],
+        )
+        issuer: Issuer = request.getfixturevalue("oidc_issuer_session")
         yield Vault(server, signer, issuer, values)
 
 

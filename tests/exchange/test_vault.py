@@ -18,7 +18,7 @@ import requests
 
 from keyless import cli
 from keyless.errors import ExitCode
-from tests.exchange.conftest import AUDIENCE, Vault
+from tests.exchange.conftest import AUDIENCE, NAMESPACE, Vault
 from tests.exchange.test_emit import parse_github_env_file
 
 
@@ -509,3 +509,81 @@ def test_discovery_audience_mismatch(
     assert result.code == ExitCode.USAGE
     assert "the token's aud https://github.com/octo-org is not in the bound_audiences" in result.err
     assert "--audience" in result.err
+
+
+# Namespaces and TLS
+
+
+def test_namespace_login_and_revoke(
+    vault: Vault, token_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "s"
+    args = login_args(vault, token_file, state, "--secret", "kv/app password | PW")
+    result = keyless(capsys, *args, "--namespace", NAMESPACE)
+    assert result.code == 0, result.err
+    assert shell_values(result.out)["PW"] == vault.values["team_password"]
+    [token] = recorded_tokens(state)
+    assert keyless(capsys, "revoke", "--state-dir", str(state)).code == 0
+    response = requests.get(
+        f"{vault.url}/v1/auth/token/lookup-self",
+        headers={"X-Vault-Token": token, "X-Vault-Namespace": NAMESPACE},
+        timeout=5,
+    )
+    assert response.status_code == 403
+
+
+def tls_args(vault_tls: Vault, tmp_path: Path, *extra: str) -> list[str]:
+    token_file = tmp_path / "id-token"
+    token_file.write_text(vault_tls.signer.mint())
+    return login_args(vault_tls, token_file, tmp_path / "s", "--secret", "kv1/app password", *extra)
+
+
+def test_tls_with_ca_cert(
+    vault_tls: Vault, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca = str(vault_tls.server.ca_path)
+    result = keyless(capsys, *tls_args(vault_tls, tmp_path, "--ca-cert", ca))
+    assert result.code == 0, result.err
+    assert shell_values(result.out)["PASSWORD"] == vault_tls.values["kv1_password"]
+    [token] = recorded_tokens(tmp_path / "s")
+    assert keyless(capsys, "revoke", "--state-dir", str(tmp_path / "s")).code == 0
+    response = requests.get(
+        f"{vault_tls.url}/v1/auth/token/lookup-self",
+        headers={"X-Vault-Token": token},
+        verify=ca,
+        timeout=5,
+    )
+    assert response.status_code == 403
+
+
+def test_tls_unknown_ca_explained(
+    vault_tls: Vault, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = keyless(capsys, *tls_args(vault_tls, tmp_path))
+    assert result.code == ExitCode.USAGE
+    assert f"TLS verification of {vault_tls.url} failed: certificate verify failed" in result.err
+    assert "--ca-cert" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_tls_skip_verify_warns(
+    vault_tls: Vault, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = keyless(capsys, *tls_args(vault_tls, tmp_path, "--tls-skip-verify"))
+    assert result.code == 0, result.err
+    assert f"TLS verification of {vault_tls.url} is off" in result.err
+    assert shell_values(result.out)["PASSWORD"] == vault_tls.values["kv1_password"]
+
+
+def test_debug_logs_leak_nothing(
+    vault: Vault, token_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "s"
+    args = login_args(
+        vault, token_file, state, "--secret", "secret/app | APP_", "--export", "files"
+    )
+    result = keyless(capsys, "-vv", *args)
+    assert result.code == 0, result.err
+    assert "Vault: logged in at auth/jwt" in result.err
+    assert_no_leak([result.out, result.err], [*vault.values.values(), token_file.read_text()])
+    assert_no_leak([result.out, result.err], recorded_tokens(state))

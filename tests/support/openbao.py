@@ -41,9 +41,17 @@ def bao_binary() -> str:
 class OpenBao:
     """A running `bao server -dev` and a small admin client that uses its root token."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, tls: bool = False) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self.tls_dir = workdir / "tls"
+        # `bao server -dev-tls` writes its CA and server certificate here at start-up.
+        self.ca_path = self.tls_dir / "vault-ca.pem"
+        tls_flags = []
+        if tls:
+            self.tls_dir.mkdir()
+            tls_flags = ["-dev-tls", f"-dev-tls-cert-dir={self.tls_dir}"]
         self.root_token = "root-" + uuid.uuid4().hex
         self.log_path = workdir / "openbao.log"
         env = {
@@ -60,6 +68,7 @@ class OpenBao:
                 f"-dev-listen-address=127.0.0.1:{self.port}",
                 f"-dev-root-token-id={self.root_token}",
                 "-dev-no-store-token",
+                *tls_flags,
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -68,6 +77,7 @@ class OpenBao:
         )
         self.session = requests.Session()
         self.session.headers["X-Vault-Token"] = self.root_token
+        self.tls = tls
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
@@ -75,8 +85,12 @@ class OpenBao:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"bao exited: {self.log_path.read_text(errors='replace')}")
+            if self.tls and not self.ca_path.exists():
+                time.sleep(0.1)
+                continue
             try:
-                response = requests.get(f"{self.url}/v1/sys/health", timeout=1)
+                verify = str(self.ca_path) if self.tls else True
+                response = requests.get(f"{self.url}/v1/sys/health", timeout=1, verify=verify)
                 if response.status_code == 200:
                     return
             except requests.ConnectionError:
@@ -84,9 +98,22 @@ class OpenBao:
             time.sleep(0.1)
         raise RuntimeError("bao did not become ready in time")
 
-    def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def request(
+        self, method: str, path: str, *, namespace: str | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         """Send an API request with the root token and return the JSON body (or {})."""
-        response = self.session.request(method, f"{self.url}/v1/{path}", timeout=10, **kwargs)
+        headers = {"X-Vault-Namespace": namespace} if namespace else {}
+        # Passed on each request, because requests lets REQUESTS_CA_BUNDLE override
+        # a session's `verify`.
+        verify = str(self.ca_path) if self.tls else True
+        response = self.session.request(
+            method,
+            f"{self.url}/v1/{path}",
+            timeout=10,
+            headers=headers,
+            verify=verify,
+            **kwargs,
+        )
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.text}")
         if not response.content:
@@ -94,8 +121,8 @@ class OpenBao:
         body: dict[str, Any] = response.json()
         return body
 
-    def write(self, path: str, **data: Any) -> dict[str, Any]:
-        return self.request("POST", path, json=data)
+    def write(self, path: str, *, namespace: str | None = None, **data: Any) -> dict[str, Any]:
+        return self.request("POST", path, namespace=namespace, json=data)
 
     def read(self, path: str) -> dict[str, Any]:
         return self.request("GET", path)
@@ -111,9 +138,9 @@ class OpenBao:
         self.session.close()
 
 
-def start(workdir: Path) -> Iterator[OpenBao]:
+def start(workdir: Path, *, tls: bool = False) -> Iterator[OpenBao]:
     """Run a dev server for the duration of a fixture."""
-    server = OpenBao(workdir)
+    server = OpenBao(workdir, tls=tls)
     try:
         yield server
     finally:

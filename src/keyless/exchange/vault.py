@@ -152,12 +152,22 @@ class VaultClient:
         self.connection = connection
         self.backoff = backoff or Backoff()
         if connection.tls_skip_verify:
+            import urllib3
+
+            # keyless warns once about the skipped verification; urllib3 would warn
+            # again on every request.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
             verify: bool | str = False
         else:
             verify = connection.ca_cert or True
         cert = None
         if connection.client_cert:
             cert = (connection.client_cert, connection.client_key or connection.client_cert)
+        session = http.session(timeout=connection.timeout)
+        # hvac takes `verify` and `cert` from a session it is given and ignores its own
+        # arguments (hvac 2.4), so they are set on the session too.
+        session.verify = verify
+        session.cert = cert
         self.adapter = hvac.adapters.RawAdapter(
             base_uri=connection.url,
             cert=cert,
@@ -165,7 +175,7 @@ class VaultClient:
             timeout=connection.timeout,
             namespace=connection.namespace,
             ignore_exceptions=True,
-            session=http.session(timeout=connection.timeout),
+            session=session,
         )
         self._mounts: dict[str, Mount] | None = None
 
@@ -395,7 +405,14 @@ def _first_error(response: requests.Response) -> str:
 
 def _reason(exc: Exception) -> str:
     text = str(exc)
-    for marker in ("Connection refused", "timed out", "Name or service not known"):
+    markers = (
+        "Connection refused",
+        "timed out",
+        "Name or service not known",
+        "certificate verify failed",
+        "hostname mismatch",
+    )
+    for marker in markers:
         if marker in text:
             return marker.lower()
     return type(exc).__name__
