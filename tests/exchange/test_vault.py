@@ -330,6 +330,18 @@ def test_files_in_workspace_rejected(
     assert result.code == ExitCode.USAGE
     assert "workspace" in result.err
     assert not target.exists()
+    assert recorded_tokens(state) == []
+
+
+def test_github_export_outside_actions(
+    vault: Vault, token_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "s"
+    args = login_args(vault, token_file, state, "--secret", "kv1/app password")
+    result = keyless(capsys, *args, "--export", "github")
+    assert result.code == ExitCode.USAGE
+    assert "GITHUB_ENV is not set" in result.err
+    assert recorded_tokens(state) == []
 
 
 def test_gitlab_dotenv(

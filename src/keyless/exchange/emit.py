@@ -102,6 +102,28 @@ def check_names(outputs: Sequence[Output]) -> None:
         seen.add(output.name)
 
 
+def preflight(settings: EmitSettings) -> None:
+    """Raise the errors `emit()` would raise for `settings` alone, before any value exists.
+
+    Exchange commands call it before they log in, so a wrong export option does not
+    leave a token issued for nothing.
+    """
+    for export in settings.exports:
+        if export is Export.GITHUB and not os.environ.get("GITHUB_ENV"):
+            raise _github_env_missing("GITHUB_ENV")
+        if export in (Export.SHELL, Export.JSON) and settings.output not in (None, "-"):
+            refuse_workspace(Path(str(settings.output)), "secret values")
+        if export is Export.FILES and settings.files_dir:
+            refuse_workspace(Path(settings.files_dir), "secret files")
+
+
+def _github_env_missing(variable: str) -> EmitError:
+    return EmitError(
+        f"{variable} is not set, so values cannot be exported to later steps",
+        hint="run inside a GitHub Actions job, or choose another --export",
+    )
+
+
 def mask(outputs: Sequence[Output]) -> None:
     """Register every value, and every line of a multi-line value, with the CI's masking."""
     for output in outputs:
@@ -148,10 +170,7 @@ def github_env_block(name: str, value: str) -> str:
 def _append_env_file(variable: str, text: str) -> None:
     path = os.environ.get(variable)
     if not path:
-        raise EmitError(
-            f"{variable} is not set, so values cannot be exported to later steps",
-            hint="run inside a GitHub Actions job, or choose another --export",
-        )
+        raise _github_env_missing(variable)
     try:
         with Path(path).open("a", encoding="utf-8", newline="") as handle:
             handle.write(text)

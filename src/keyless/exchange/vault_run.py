@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from keyless.ci import github
 from keyless.errors import Error
-from keyless.exchange.emit import EmitSettings, Output, check_names, emit
+from keyless.exchange.emit import EmitSettings, Output, check_names, emit, preflight
 from keyless.exchange.retry import Backoff
 from keyless.exchange.state import State, state_dir
 from keyless.exchange.vault import (
@@ -100,6 +100,7 @@ def _revoke_now(client: VaultClient, state: State, entry_id: str) -> None:
 
 def run_export(plan: Plan, settings: EmitSettings) -> None:
     """Fetch the values and write them to the exports in `settings`."""
+    preflight(settings)
     with State.open(state_dir(plan.state_dir)) as state:
         outputs, _ = fetch(plan, state)
         emit(outputs, settings, state)
