@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests import fakes
 from tests.support import openbao
 from tests.support.issuer import Issuer, oidc_issuer_session  # noqa: F401
+from tests.support.mtls import make_mutual_tls
 
 ISSUER = "https://issuer.keyless.test"
 AUDIENCE = "vault.keyless.test"
@@ -214,10 +215,16 @@ def configure_namespace(server: openbao.OpenBao, signer: Signer, values: dict[st
 def vault_tls(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Vault]:
-    """A second OpenBao, serving HTTPS with its own CA at `server.ca_path`."""
+    """A second OpenBao, serving HTTPS with its own CA at `server.ca_path`.
+
+    A second listener at `server.mutual_tls_url` requires a client certificate;
+    its files are in `server.mutual_tls`.
+    """
     signer = make_signer("tls-key")
     values = {"kv1_password": fakes.random_string(28)}
-    for server in openbao.start(tmp_path_factory.mktemp("openbao-tls"), tls=True):
+    workdir = tmp_path_factory.mktemp("openbao-tls")
+    mutual_tls = make_mutual_tls(workdir / "mtls")
+    for server in openbao.start(workdir, tls=True, mutual_tls=mutual_tls):
         server.write("sys/mounts/kv1", type="kv", options={"version": "1"})
         server.write("kv1/app", password=values["kv1_password"])
         server.write("sys/policies/acl/app-read", policy=APP_POLICY)

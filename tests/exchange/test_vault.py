@@ -599,3 +599,42 @@ def test_debug_logs_leak_nothing(
     assert "Vault: logged in at auth/jwt" in result.err
     assert_no_leak([result.out, result.err], [*vault.values.values(), token_file.read_text()])
     assert_no_leak([result.out, result.err], recorded_tokens(state))
+
+
+def test_client_certificate_accepted(
+    vault_tls: Vault, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = vault_tls.server.mutual_tls
+    assert files is not None
+    args = tls_args(
+        vault_tls,
+        tmp_path,
+        "--ca-cert",
+        str(files.ca),
+        "--client-cert",
+        str(files.client_cert),
+        "--client-key",
+        str(files.client_key),
+    )
+    args[args.index("--url") + 1] = vault_tls.server.mutual_tls_url
+    result = keyless(capsys, *args)
+    assert result.code == 0, result.err
+    assert shell_values(result.out)["PASSWORD"] == vault_tls.values["kv1_password"]
+    assert keyless(capsys, "revoke", "--state-dir", str(tmp_path / "s")).code == 0
+
+
+def test_client_certificate_missing_explained(
+    vault_tls: Vault, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = vault_tls.server.mutual_tls
+    assert files is not None
+    args = tls_args(vault_tls, tmp_path, "--ca-cert", str(files.ca))
+    args[args.index("--url") + 1] = vault_tls.server.mutual_tls_url
+    result = keyless(capsys, *args)
+    assert result.code == ExitCode.USAGE
+    # The rejection reaches the client as the server's TLS alert or, when the server
+    # closes the connection first, as an unexpected EOF; both are explained.
+    rejected = "requires a TLS client certificate" in result.err
+    closed = "closed the TLS connection during the handshake" in result.err
+    assert rejected or closed, result.err
+    assert "--client-cert" in result.err

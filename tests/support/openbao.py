@@ -20,6 +20,8 @@ from typing import Any
 
 import requests
 
+from tests.support.mtls import MutualTLSFiles
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -41,7 +43,9 @@ def bao_binary() -> str:
 class OpenBao:
     """A running `bao server -dev` and a small admin client that uses its root token."""
 
-    def __init__(self, workdir: Path, *, tls: bool = False) -> None:
+    def __init__(
+        self, workdir: Path, *, tls: bool = False, mutual_tls: MutualTLSFiles | None = None
+    ) -> None:
         self.port = free_port()
         scheme = "https" if tls else "http"
         self.url = f"{scheme}://127.0.0.1:{self.port}"
@@ -52,6 +56,23 @@ class OpenBao:
         if tls:
             self.tls_dir.mkdir()
             tls_flags = ["-dev-tls", f"-dev-tls-cert-dir={self.tls_dir}"]
+        # A second listener that requires a client certificate signed by the test CA.
+        self.mutual_tls = mutual_tls
+        self.mutual_tls_url = ""
+        if mutual_tls is not None:
+            mtls_port = free_port()
+            self.mutual_tls_url = f"https://127.0.0.1:{mtls_port}"
+            config = workdir / "mtls.hcl"
+            config.write_text(
+                'listener "tcp" {\n'
+                f'  address = "127.0.0.1:{mtls_port}"\n'
+                f'  tls_cert_file = "{mutual_tls.server_cert}"\n'
+                f'  tls_key_file = "{mutual_tls.server_key}"\n'
+                f'  tls_client_ca_file = "{mutual_tls.ca}"\n'
+                "  tls_require_and_verify_client_cert = true\n"
+                "}\n"
+            )
+            tls_flags.append(f"-config={config}")
         self.root_token = "root-" + uuid.uuid4().hex
         self.log_path = workdir / "openbao.log"
         env = {
@@ -138,9 +159,11 @@ class OpenBao:
         self.session.close()
 
 
-def start(workdir: Path, *, tls: bool = False) -> Iterator[OpenBao]:
+def start(
+    workdir: Path, *, tls: bool = False, mutual_tls: MutualTLSFiles | None = None
+) -> Iterator[OpenBao]:
     """Run a dev server for the duration of a fixture."""
-    server = OpenBao(workdir, tls=tls)
+    server = OpenBao(workdir, tls=tls, mutual_tls=mutual_tls)
     try:
         yield server
     finally:

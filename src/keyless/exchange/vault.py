@@ -419,6 +419,24 @@ def _reason(exc: Exception) -> str:
 
 
 def _tls_error(connection: Connection, exc: Exception) -> VaultError:
+    text = str(exc).lower()
+    if "certificate required" in text or "bad certificate" in text or "unknown ca" in text:
+        sent = "the client certificate it was sent" if connection.client_cert else "no client one"
+        return VaultError(
+            f"Vault: {connection.url} requires a TLS client certificate it trusts, and "
+            f"rejected {sent}",
+            hint="pass --client-cert and --client-key (VAULT_CLIENT_CERT, VAULT_CLIENT_KEY) "
+            "with a certificate signed by a CA the Vault listener trusts",
+        )
+    if "eof occurred in violation of protocol" in text:
+        # A server that rejects the client certificate may close the connection
+        # before the client reads its alert, most often while a request body is sent.
+        return VaultError(
+            f"Vault: {connection.url} closed the TLS connection during the handshake",
+            hint="if the listener requires client certificates, pass --client-cert and "
+            "--client-key (VAULT_CLIENT_CERT, VAULT_CLIENT_KEY); otherwise check that "
+            "--url points at a TLS listener",
+        )
     return VaultError(
         f"Vault: TLS verification of {connection.url} failed: {_reason(exc)}",
         hint="pass the CA that signed Vault's certificate with --ca-cert (VAULT_CACERT)",
