@@ -6,7 +6,7 @@ Both sides run as fresh processes against the same OpenBao dev server, so interp
 start-up and imports count. Each round, interleaved, does: read the identity token
 from a file, log in through JWT auth, read three secrets (two KV v2, one KV v1), mask
 them and append them to a GITHUB_ENV file. keyless also records its state file and
-looks up the mount of each path, which the script knows in advance.
+lists the mounts to find each path's engine, which the script has written in.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Fixtures for the exchange tests: a configured OpenBao server and token minting.
 
-OpenBao's JWT auth is configured three ways, as real deployments do: the `github`
-mount discovers the local OIDC issuer (`oidc_discovery_url`), the `jwks` mount
-reads its `jwks_url`, and the `jwt` and `jwt-default` mounts trust a key made here
-through `jwt_validation_pubkeys`, which lets tests sign any claims they need.
+OpenBao's JWT auth is configured three ways, as real deployments do. The `github`
+mount discovers the local OIDC issuer (`oidc_discovery_url`) and the `jwks` mount
+reads its `jwks_url`. The `jwt` and `jwt-default` mounts trust a key made here
+through `jwt_validation_pubkeys`, so tests can sign any claims they need.
 """
 
 from __future__ import annotations

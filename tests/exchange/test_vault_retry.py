@@ -1,6 +1,6 @@
 """Retries and leases through `responses`, for what OpenBao cannot be made to return.
 
-OpenBao never answers 412 or bursts of 5xx on its own, and issuing a lease needs a
+OpenBao never returns 412 or bursts of 5xx on its own, and issuing a lease needs a
 secrets engine backed by an external system (a database), so these paths use doubles
 that follow Vault's documented responses.
 """

@@ -3,7 +3,7 @@
 The server speaks HTTP/1.0, so it closes each connection after one response. A
 client that kept a connection open to the shared OIDC issuer (which speaks
 HTTP/1.1) could still fetch keys from it after the issuer was stopped; this one
-stops answering as soon as `stop()` returns.
+stops responding as soon as `stop()` returns.
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ from keyless.ci import Platform, github
 from keyless.errors import Error
 from keyless.exchange.state import (
     State,
+    ensure_outside_workspace,
     private_subdir,
-    refuse_workspace,
     write_private,
 )
 from keyless.logs import logger
@@ -43,7 +43,7 @@ class EmitError(Error):
 
 
 class Export(str, enum.Enum):
-    """Where `emit()` writes values."""
+    """An export target of `emit()`."""
 
     GITHUB = "github"  # GITHUB_ENV and GITHUB_OUTPUT
     GITLAB = "gitlab"  # a dotenv file for artifacts:reports:dotenv
@@ -71,11 +71,11 @@ class Output:
 
 @dataclass
 class EmitSettings:
-    """Where each export writes.
+    """The export targets and the paths they write to.
 
-    `output` is the file for shell and json (None or "-" for stdout); `dotenv` the
-    GitLab dotenv file; `files_dir` the folder for FILES (None: a new private
-    folder under the state folder).
+    `output` is the file for shell and json, and None or "-" means stdout. `dotenv`
+    is the GitLab dotenv file. `files_dir` is the folder for FILES, and None means a
+    new private folder under the state folder.
     """
 
     exports: list[Export]
@@ -112,9 +112,9 @@ def preflight(settings: EmitSettings) -> None:
         if export is Export.GITHUB and not os.environ.get("GITHUB_ENV"):
             raise _github_env_missing("GITHUB_ENV")
         if export in (Export.SHELL, Export.JSON) and settings.output not in (None, "-"):
-            refuse_workspace(Path(str(settings.output)), "secret values")
+            ensure_outside_workspace(Path(str(settings.output)), "secret values")
         if export is Export.FILES and settings.files_dir:
-            refuse_workspace(Path(settings.files_dir), "secret files")
+            ensure_outside_workspace(Path(settings.files_dir), "secret files")
 
 
 def _github_env_missing(variable: str) -> EmitError:
@@ -221,7 +221,7 @@ def _write_text(text: str, output: str | None, state: State) -> None:
         sys.stdout.flush()
         return
     path = Path(output)
-    refuse_workspace(path, "secret values")
+    ensure_outside_workspace(path, "secret values")
     state.add(FILE_KIND, path=str(path.resolve()))
     write_private(path, text)
 
@@ -229,7 +229,7 @@ def _write_text(text: str, output: str | None, state: State) -> None:
 def _write_files(outputs: Sequence[Output], files_dir: str | None, state: State) -> None:
     if files_dir:
         directory = Path(files_dir)
-        refuse_workspace(directory, "secret files")
+        ensure_outside_workspace(directory, "secret files")
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     else:
         directory = private_subdir(state.directory, "files-")

@@ -1,4 +1,4 @@
-"""Where keyless keeps files in a CI job, and the record of what it issued there.
+"""The folders keyless writes to in a CI job, and the record of what it issued there.
 
 Every exchange records what it created (a Vault token, leases, files written,
 names exported to GITHUB_ENV) as entries in `state.json` in the state folder, under
@@ -48,8 +48,8 @@ def workspace_roots() -> list[Path]:
     return roots
 
 
-def refuse_workspace(path: Path, what: str) -> None:
-    """Raise StateError when `path` is inside the job's workspace."""
+def ensure_outside_workspace(path: Path, what: str) -> None:
+    """Raise StateError when `path` is inside the job's workspace; `what` names the content."""
     resolved = path.resolve()
     for root in workspace_roots():
         if resolved == root or resolved.is_relative_to(root):
@@ -104,7 +104,7 @@ def _private_dir(path: Path) -> Path:
 def state_dir(explicit: str | None = None) -> Path:
     """Return the state folder (created 0700): `explicit`, or `<runner temp>/keyless`."""
     path = Path(explicit) if explicit else runner_temp() / "keyless"
-    refuse_workspace(path, "the keyless state folder")
+    ensure_outside_workspace(path, "the keyless state folder")
     return _private_dir(path)
 
 

@@ -1,7 +1,7 @@
 """Vault (and OpenBao) JWT login, secret reads and token revocation, through hvac.
 
 Requests go through hvac's RawAdapter with its exceptions turned off, so keyless
-sees each response's status. 412, 429, 5xx and connection failures are retried
+gets each response's status. 412, 429, 5xx and connection failures are retried
 with backoff. Any other failure is explained by keyless.exchange.vault_explain.
 """
 
@@ -256,7 +256,7 @@ class VaultClient:
         """Return the secrets engine mounted at the start of `path`, as the Vault CLI finds it.
 
         The first call lists the mounts the token can see, in one request. A path
-        under none of them is looked up on its own, which makes Vault say why.
+        under none of them is looked up on its own, so Vault's error states the reason.
         """
         if self._mounts is None:
             self._mounts = self._list_mounts()
