@@ -638,3 +638,28 @@ def test_client_certificate_missing_explained(
     closed = "closed the TLS connection during the handshake" in result.err
     assert rejected or closed, result.err
     assert "--client-cert" in result.err
+
+
+def test_dotenv_kept_by_revoke(
+    vault: Vault,
+    token_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    state = tmp_path / "s"
+    dotenv = tmp_path / "keyless.env"
+    args = login_args(vault, token_file, state, "--secret", "kv1/app password")
+    result = keyless(capsys, *args, "--export", "gitlab", "--dotenv-file", str(dotenv))
+    assert result.code == 0, result.err
+    assert keyless(capsys, "revoke", "--state-dir", str(state)).code == 0
+    assert dotenv.read_text() == f"PASSWORD={vault.values['kv1_password']}\n"
+
+
+def test_exec_ignores_export_with_warning(
+    vault: Vault, token_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = login_args(vault, token_file, tmp_path / "s", "--secret", "kv1/app password")
+    result = keyless(capsys, *args, "--export", "json", "--exec", "--", "true")
+    assert result.code == 0, result.err
+    assert "--export is ignored with --exec" in result.err
+    assert result.out == ""

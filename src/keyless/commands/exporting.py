@@ -8,6 +8,7 @@ from keyless import ci
 from keyless.commands.options import add_option, choices_help
 from keyless.errors import UsageError
 from keyless.exchange.emit import EmitSettings, Export, default_exports
+from keyless.logs import logger
 
 _EXPORTS = [export.value for export in Export]
 
@@ -77,6 +78,8 @@ def exec_command(args: argparse.Namespace) -> list[str] | None:
         return None
     if not command:
         raise UsageError("--exec needs a command: --exec -- CMD ARGS")
+    if args.export:
+        logger.warning("--export is ignored with --exec: the values go to the command only")
     return command
 
 

@@ -142,7 +142,7 @@ def emit(outputs: Sequence[Output], settings: EmitSettings, state: State) -> Non
         if export is Export.GITHUB:
             _write_github(outputs, state)
         elif export is Export.GITLAB:
-            _write_dotenv(outputs, Path(settings.dotenv), state)
+            _write_dotenv(outputs, Path(settings.dotenv))
         elif export is Export.SHELL:
             _write_text(_shell_lines(outputs), settings.output, state)
         elif export is Export.JSON:
@@ -188,7 +188,7 @@ def _write_github(outputs: Sequence[Output], state: State) -> None:
     logger.info("GitHub: exported %s to GITHUB_ENV and step outputs", ", ".join(names))
 
 
-def _write_dotenv(outputs: Sequence[Output], path: Path, state: State) -> None:
+def _write_dotenv(outputs: Sequence[Output], path: Path) -> None:
     lines = []
     for output in outputs:
         value = output.value.reveal()
@@ -198,7 +198,8 @@ def _write_dotenv(outputs: Sequence[Output], path: Path, state: State) -> None:
                 hint="use --export files for this value",
             )
         lines.append(f"{output.name}={value}\n")
-    state.add(FILE_KIND, path=str(path.resolve()))
+    # Not recorded for `keyless revoke`: GitLab uploads artifacts after after_script,
+    # where revoke runs, and deleting the file there would drop the dotenv report.
     write_private(path, "".join(lines))
     logger.info(
         "GitLab: wrote %d values to %s; GitLab cannot mask them, so keep them out of logs",
