@@ -663,3 +663,29 @@ def test_exec_ignores_export_with_warning(
     assert result.code == 0, result.err
     assert "--export is ignored with --exec" in result.err
     assert result.out == ""
+
+
+def test_revoke_retried_after_failure(
+    vault: Vault, token_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.openbao import free_port
+
+    state = tmp_path / "s"
+    args = login_args(vault, token_file, state, "--secret", "kv1/app password")
+    assert keyless(capsys, *args).code == 0
+    state_file = state / "state.json"
+    body = json.loads(state_file.read_text())
+    body["entries"][0]["url"] = f"http://127.0.0.1:{free_port()}"
+    state_file.write_text(json.dumps(body))
+
+    failed = keyless(capsys, "revoke", "--state-dir", str(state))
+    assert failed.code == ExitCode.FINDINGS
+    assert "could not be undone" in failed.err
+    [token] = recorded_tokens(state)
+    assert lookup_self(vault, token) == 200
+
+    body["entries"][0]["url"] = vault.url
+    state_file.write_text(json.dumps(body))
+    assert keyless(capsys, "revoke", "--state-dir", str(state)).code == 0
+    assert lookup_self(vault, token) == 403
+    assert recorded_tokens(state) == []

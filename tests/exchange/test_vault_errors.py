@@ -44,7 +44,16 @@ def test_role_without_bound_audiences(
 ) -> None:
     result = login_with(vault, tmp_path, capsys, vault.signer.mint(), role="no-audience")
     assert "has no bound_audiences, but the token has aud vault.keyless.test" in result.err
-    assert "bound_audiences=vault.keyless.test" in result.err
+    assert "bound_audiences=vault.keyless.test on auth/jwt/role/no-audience" in result.err
+
+
+def test_no_bound_audiences_several_auds(
+    vault: Vault, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = vault.signer.mint(aud=["vault.keyless.test", "other"])
+    result = login_with(vault, tmp_path, capsys, token, role="no-audience")
+    assert "the token has aud vault.keyless.test, other" in result.err
+    assert "bound_audiences=vault.keyless.test,other" in result.err
 
 
 def test_audience_mismatch_shows_aud(

@@ -373,7 +373,8 @@ def _text(value: Any) -> str:
 
 def revoke_entry(entry: Entry) -> None:
     """Revoke the Vault token a state entry records (the cleanup for TOKEN_KIND)."""
-    client = VaultClient(Connection.from_entry(entry), Backoff(deadline=30.0))
+    deadline = float(entry.get("retry_deadline", 60.0))
+    client = VaultClient(Connection.from_entry(entry), Backoff(deadline=deadline))
     try:
         client.use_token(Secret(str(entry["token"])))
         if client.revoke_self():

@@ -76,7 +76,7 @@ def _explain_claims(
         summary = f"Vault: {role_text} has no bound_audiences, but the token has aud {aud}"
         hint = (
             "Vault 1.16.3+ and OpenBao reject a token with an aud claim unless the role "
-            f"binds audiences: set bound_audiences={claims.get('aud', 'AUDIENCE')!s} on "
+            f"binds audiences: set bound_audiences={_audiences(claims)} on "
             f"{where}/role/{role or 'ROLE'}"
         )
         return summary, hint, ()
@@ -183,6 +183,12 @@ def explain_read(
             "(secret/app), and the API form (secret/data/app) works too",
         )
     return VaultError(f"Vault: reading {path} failed: HTTP {status} {message}".rstrip())
+
+
+def _audiences(claims: dict[str, Any]) -> str:
+    """Return the token's audiences as `vault write` takes them: comma-separated."""
+    aud = claims.get("aud", "AUDIENCE")
+    return ",".join(str(item) for item in aud) if isinstance(aud, list) else str(aud)
 
 
 def _names(claims: dict[str, Any]) -> str:

@@ -61,6 +61,7 @@ def fetch(plan: Plan, state: State) -> tuple[list[Output], str]:
             token=login.token.reveal(),
             accessor=login.accessor,
             leases=[],
+            retry_deadline=plan.retry_deadline,
             **plan.connection.to_entry(),
         )
         logger.info(
