@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from keyless import ci
 from keyless.commands.options import add_option, choices_help
 from keyless.errors import UsageError
-from keyless.exchange.emit import EmitSettings, Export, default_exports
+from keyless.exchange.exports import Export, default_exports
 from keyless.logs import logger
+
+if TYPE_CHECKING:
+    from keyless.exchange.emit import EmitSettings
 
 _EXPORTS = [export.value for export in Export]
 
@@ -85,6 +89,8 @@ def exec_command(args: argparse.Namespace) -> list[str] | None:
 
 def emit_settings(args: argparse.Namespace) -> EmitSettings:
     """Build EmitSettings from the parsed output options."""
+    from keyless.exchange.emit import EmitSettings
+
     exports = parse_exports(args.export) if args.export else default_exports(ci.detect())
     return EmitSettings(
         exports=exports,

@@ -9,7 +9,6 @@ state what `keyless revoke` must undo (files written, GITHUB_ENV names).
 
 from __future__ import annotations
 
-import enum
 import json
 import os
 import re
@@ -20,8 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keyless.ci import Platform, github
+from keyless.ci import github
 from keyless.errors import Error
+from keyless.exchange.exports import Export, default_exports
 from keyless.exchange.state import (
     State,
     ensure_outside_workspace,
@@ -30,6 +30,23 @@ from keyless.exchange.state import (
 )
 from keyless.logs import logger
 from keyless.secret import Secret
+
+# Export and default_exports live in keyless.exchange.exports and are re-exported here,
+# so exchange commands import everything they hand values with from one module.
+__all__ = [
+    "FILE_KIND",
+    "GITHUB_ENV_KIND",
+    "EmitError",
+    "EmitSettings",
+    "Export",
+    "Output",
+    "check_names",
+    "default_exports",
+    "emit",
+    "github_env_block",
+    "mask",
+    "preflight",
+]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -40,25 +57,6 @@ GITHUB_ENV_KIND = "github-env"
 
 class EmitError(Error):
     """A value cannot be written the way it was asked."""
-
-
-class Export(str, enum.Enum):
-    """An export target of `emit()`."""
-
-    GITHUB = "github"  # GITHUB_ENV and GITHUB_OUTPUT
-    GITLAB = "gitlab"  # a dotenv file for artifacts:reports:dotenv
-    SHELL = "shell"  # `export NAME='value'` lines
-    JSON = "json"  # one JSON object {name: value}
-    FILES = "files"  # one 0600 file per value
-
-
-def default_exports(platform: Platform) -> list[Export]:
-    """Return the export that suits the CI platform: GitHub, GitLab, else shell lines."""
-    if platform is Platform.GITHUB:
-        return [Export.GITHUB]
-    if platform is Platform.GITLAB:
-        return [Export.GITLAB]
-    return [Export.SHELL]
 
 
 @dataclass(frozen=True)
