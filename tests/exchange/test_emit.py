@@ -67,9 +67,11 @@ def test_github_masks_before_writing(github_job: Path, capsys: pytest.CaptureFix
     outputs = sample_outputs()
     with State.open(state_dir()) as state:
         emit(outputs, EmitSettings([Export.GITHUB]), state)
+    captured = capsys.readouterr()
+    assert "::add-mask::" not in captured.out
     masked = [
         line.removeprefix("::add-mask::")
-        for line in capsys.readouterr().out.splitlines()
+        for line in captured.err.splitlines()
         if line.startswith("::add-mask::")
     ]
     for output in outputs:
@@ -137,9 +139,9 @@ def test_json_stdout_stays_parseable_in_github(
     outputs = sample_outputs()
     with State.open(state_dir()) as state:
         emit(outputs, EmitSettings([Export.JSON]), state)
-    out = capsys.readouterr().out
-    body = out[out.index("{") :]
-    assert json.loads(body)["API_KEY"] == outputs[0].value.reveal()
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["API_KEY"] == outputs[0].value.reveal()
+    assert "::add-mask::" in captured.err
 
 
 def test_files_private_under_runner_temp(
@@ -148,9 +150,7 @@ def test_files_private_under_runner_temp(
     outputs = sample_outputs()
     with State.open(state_dir()) as state:
         emit(outputs, EmitSettings([Export.FILES]), state)
-    printed = dict(
-        line.split("=", 1) for line in capsys.readouterr().out.splitlines() if "::" not in line
-    )
+    printed = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
     for output in outputs:
         path = Path(printed[output.name])
         assert path.is_relative_to(github_job / "temp")

@@ -53,9 +53,13 @@ def login_args(vault: Vault, token_file: Path, state: Path, *extra: str) -> list
 
 
 def assert_no_leak(texts: Iterable[str], secrets: Iterable[str]) -> None:
+    """Assert no secret appears in the texts, outside the deliberate `::add-mask::` lines."""
+    secrets = list(secrets)
     for text in texts:
+        lines = [line for line in text.splitlines() if not line.startswith("::add-mask::")]
         for secret in secrets:
-            assert secret not in text
+            for line in secret.splitlines():
+                assert line not in "\n".join(lines)
 
 
 def recorded_tokens(state: Path) -> list[str]:
@@ -215,11 +219,11 @@ def test_github_export_then_revoke(
     env = parse_github_env_file((github_job / "env").read_text())
     assert env["DB_PASSWORD"] == vault.values["app_password"]
     assert env["TLS_KEY"] == vault.values["pem"]
-    masked = {line.removeprefix("::add-mask::") for line in result.out.splitlines()}
+    masked = {line.removeprefix("::add-mask::") for line in result.err.splitlines()}
     assert vault.values["app_password"] in masked
     for line in vault.values["pem"].splitlines():
         assert line in masked
-    assert_no_leak([result.err], vault.values.values())
+    assert_no_leak([result.out, result.err], vault.values.values())
 
     state = github_job / "temp" / "keyless"
     [token] = recorded_tokens(state)
@@ -492,7 +496,7 @@ def test_github_job_end_to_end(
     env = parse_github_env_file((github_job / "env").read_text())
     assert env["APP_PASSWORD"] == vault.values["app_password"]
     assert env["APP_API_KEY"] == vault.values["app_api_key"]
-    assert_no_leak([result.err], vault.values.values())
+    assert_no_leak([result.out, result.err], vault.values.values())
     assert keyless(capsys, "revoke").code == 0
 
 
@@ -689,3 +693,23 @@ def test_revoke_retried_after_failure(
     assert keyless(capsys, "revoke", "--state-dir", str(state)).code == 0
     assert lookup_self(vault, token) == 403
     assert recorded_tokens(state) == []
+
+
+def test_shell_export_in_actions_masks_on_stderr(
+    vault: Vault,
+    token_file: Path,
+    github_job: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    state = github_job / "temp" / "keyless"
+    args = login_args(vault, token_file, state, "--secret", "secret/app | APP_")
+    result = keyless(capsys, *args, "--export", "shell")
+    assert result.code == 0, result.err
+    assert "::add-mask::" not in result.out
+    assert shell_values(result.out)["APP_PASSWORD"] == vault.values["app_password"]
+    masked = {line.removeprefix("::add-mask::") for line in result.err.splitlines()}
+    assert vault.values["app_password"] in masked
+    assert vault.values["app_api_key"] in masked
+    [token] = recorded_tokens(state)
+    assert token in masked
+    assert token_file.read_text() in masked

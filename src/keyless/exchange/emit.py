@@ -123,9 +123,14 @@ def _github_env_missing(variable: str) -> EmitError:
 
 
 def mask(outputs: Sequence[Output]) -> None:
-    """Register every value, and every line of a multi-line value, with the CI's masking."""
+    """Register every value, and every line of a multi-line value, with the CI's masking.
+
+    The workflow commands go to stderr, which the Actions runner reads as well: stdout
+    may be captured (`eval "$(keyless vault ...)"`, a pipe to jq), and a mask command
+    there would both corrupt the output and never reach the runner.
+    """
     for output in outputs:
-        github.add_mask(output.value)
+        github.add_mask(output.value, stream=sys.stderr)
 
 
 def emit(outputs: Sequence[Output], settings: EmitSettings, state: State) -> None:

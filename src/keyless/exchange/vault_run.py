@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -51,11 +52,16 @@ def fetch(plan: Plan, state: State) -> tuple[list[Output], str]:
             "network path can read the token and secrets",
             plan.connection.url,
         )
-    identity = obtain_token(plan.audience, token_env=plan.token_env, token_file=plan.token_file)
+    identity = obtain_token(
+        plan.audience,
+        token_env=plan.token_env,
+        token_file=plan.token_file,
+        mask_stream=sys.stderr,
+    )
     client = VaultClient(plan.connection, Backoff(deadline=plan.retry_deadline))
     try:
         login = client.login(identity, mount=plan.mount, role=plan.role)
-        github.add_mask(login.token)
+        github.add_mask(login.token, stream=sys.stderr)
         entry = state.add(
             TOKEN_KIND,
             token=login.token.reveal(),
