@@ -72,7 +72,9 @@ def configure(server: openbao.OpenBao, public_pem: str) -> None:
 
 def timed(command: list[str], environment: dict[str, str]) -> float:
     started = time.perf_counter()
-    subprocess.run(command, env=environment, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        command, env=environment, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return time.perf_counter() - started
 
 
