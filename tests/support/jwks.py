@@ -1,9 +1,9 @@
 """A JWKS document served on 127.0.0.1 that can really go away, for Vault's `jwks_url`.
 
-The server speaks HTTP/1.0, so it closes each connection after one response. A
-client that kept a connection open to the shared OIDC issuer (which speaks
-HTTP/1.1) could still fetch keys from it after the issuer was stopped; this one
-stops responding as soon as `stop()` returns.
+The server speaks HTTP/1.0, so it closes each connection after one response. The
+shared OIDC issuer speaks HTTP/1.1, so a client that kept a connection open to it
+could still fetch keys after the issuer was stopped. This server stops responding
+as soon as `stop()` returns.
 """
 
 from __future__ import annotations

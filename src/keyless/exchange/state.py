@@ -48,13 +48,16 @@ def workspace_roots() -> list[Path]:
     return roots
 
 
-def ensure_outside_workspace(path: Path, what: str) -> None:
-    """Raise StateError when `path` is inside the job's workspace; `what` names the content."""
+def ensure_outside_workspace(path: Path, description: str) -> None:
+    """Raise StateError when `path` is inside the job's workspace.
+
+    `description` names what would be written there, for the message.
+    """
     resolved = path.resolve()
     for root in workspace_roots():
         if resolved == root or resolved.is_relative_to(root):
             raise StateError(
-                f"{path}: {what} must not be written inside the job's workspace ({root}), "
+                f"{path}: {description} must not be written inside the job's workspace ({root}), "
                 "where later steps, caches and artifacts could pick it up",
                 hint="use a folder under the runner's temp folder (RUNNER_TEMP on GitHub), "
                 "or leave the option unset for the default",
