@@ -86,3 +86,25 @@ def test_bad_boolean_env_is_usage_error(
     monkeypatch.setenv("KEYLESS_STAGED", "maybe")
     assert main(["scan"]) == 2
     assert "KEYLESS_STAGED='maybe' is not a boolean" in capsys.readouterr().err
+
+
+def test_full_parser_builds_every_command() -> None:
+    from keyless.cli import COMMANDS, build_parser
+
+    parser = build_parser()
+    help_text = parser.format_help()
+    for name in COMMANDS:
+        assert name in help_text
+
+
+def test_each_command_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    from keyless.cli import COMMANDS
+
+    for name in COMMANDS:
+        assert main([name, "--help"]) == 0
+        assert f"usage: keyless {name}" in capsys.readouterr().out
+
+
+def test_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["no-such-command"]) == 2
+    assert "invalid choice" in capsys.readouterr().err

@@ -29,8 +29,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the full argument parser, one subparser per command."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Build the argument parser; only `command`'s subparser gets its full options.
+
+    The other commands get a bare subparser that lists them in `keyless --help`,
+    so a run imports and builds the options of the command it runs and no other.
+    With `command=None` every subparser is built in full.
+    """
     parser = argparse.ArgumentParser(
         prog="keyless",
         description="CI/CD credential hygiene: exchange CI identity tokens for short-lived "
@@ -43,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_verbosity(parser, 0)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
+        if command is not None and name != command:
+            subparsers.add_parser(name, help=help_text)
+            continue
         module = importlib.import_module(module_name)
         sub = subparsers.add_parser(
             name, help=help_text, description=_description(module, help_text)
@@ -51,6 +59,20 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_arguments(sub)
         sub.set_defaults(_module=module)
     return parser
+
+
+def _command_in(arguments: Sequence[str]) -> str:
+    """Return the subcommand named in `arguments`, or "" when there is none.
+
+    The options before a subcommand (-v, -q, --version, --help) take no values, so
+    the first argument that is not an option is the subcommand.
+    """
+    for argument in arguments:
+        if argument == "--":
+            break
+        if not argument.startswith("-"):
+            return argument
+    return ""
 
 
 def _description(module: ModuleType, fallback: str) -> str:
@@ -79,8 +101,9 @@ def _add_verbosity(parser: argparse.ArgumentParser, default: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run keyless with `argv` (default: sys.argv) and return the exit code."""
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
+        arguments = sys.argv[1:] if argv is None else list(argv)
+        parser = build_parser(_command_in(arguments))
+        args = parser.parse_args(arguments)
     except Error as exc:
         logs.setup()
         logger.error("%s", exc.diagnostics())
