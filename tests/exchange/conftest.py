@@ -1,4 +1,4 @@
-"""Fixtures for the exchange tests: a configured OpenBao server and token minting.
+"""Fixtures for the exchange tests: OpenBao, moto's STS, token minting and a network guard.
 
 OpenBao's JWT auth is configured three ways, as real deployments do. The `github`
 mount discovers the local OIDC issuer (`oidc_discovery_url`) and the `jwks` mount
@@ -16,12 +16,14 @@ from typing import Any
 
 import jwt
 import pytest
+import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests import fakes
 from tests.support import openbao
 from tests.support.issuer import Issuer, oidc_issuer_session  # noqa: F401
+from tests.support.moto import moto_server
 from tests.support.mtls import make_mutual_tls
 
 ISSUER = "https://issuer.keyless.test"
@@ -249,3 +251,18 @@ def token_file(tmp_path: Path, vault: Vault) -> Path:
     path = tmp_path / "id-token"
     path.write_text(vault.signer.mint())
     return path
+
+
+@pytest.fixture(scope="session")
+def moto_sts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of a moto server shared by this session's STS tests."""
+    log = tmp_path_factory.mktemp("moto") / "moto_server.log"
+    with moto_server(log) as url:
+        yield url
+
+
+@pytest.fixture
+def mocked() -> Iterator[responses.RequestsMock]:
+    """A responses mock that fails any request to a URL the test did not register."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock

@@ -1,0 +1,48 @@
+"""Errors for refused exchanges, and the token claims shown beside them.
+
+A refusal names what the target rejected, shows the token's non-secret claims that
+the target compared, and says what to change on the target's side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from keyless.errors import Error
+
+# TODO: unify with the claims explanation of keyless.identity once it lands.
+_SHOWN_CLAIMS = ("iss", "aud", "sub")
+
+
+class ExchangeError(Error):
+    """The target rejected the token, or could not be reached."""
+
+
+class TransientError(ExchangeError):
+    """A failure that may pass on retry: throttling, an unreachable issuer, a 5xx."""
+
+
+def format_claims(claims: Mapping[str, Any], names: Iterable[str] = _SHOWN_CLAIMS) -> str:
+    """Return `name: value` lines for the named claims, `(missing)` when absent."""
+    lines = []
+    for name in names:
+        value = claims.get(name)
+        if value is None:
+            shown = "(missing)"
+        elif isinstance(value, list):
+            shown = ", ".join(str(item) for item in value)
+        else:
+            shown = str(value)
+        lines.append(f"  {name}: {shown}")
+    return "\n".join(lines)
+
+
+def audiences(claims: Mapping[str, Any]) -> list[str]:
+    """Return the token's `aud` claim as a list (it may be a string or an array)."""
+    value = claims.get("aud")
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return [str(value)]
