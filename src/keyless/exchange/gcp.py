@@ -272,6 +272,13 @@ def explain_sts_error(
     claims = token.claims
     shown = format_claims(claims)
     lowered = description.lower()
+    # invalid_target mentions the "audience" parameter, so it is matched first.
+    if code == "invalid_target" or status == 404:
+        return ExchangeError(
+            f"{stage}: the provider {provider} does not exist or is disabled ({summary})",
+            hint="check the project number, pool and provider IDs, and that neither the "
+            "pool nor the provider is disabled or deleted",
+        )
     if "attribute condition" in lowered:
         return ExchangeError(
             f"{stage} rejected the token: the provider's attribute condition does not "
@@ -293,12 +300,6 @@ def explain_sts_error(
         return ExchangeError(
             f"{stage} rejected the token's issuer ({summary})\n{shown}",
             hint=f"set the issuer URI of {provider} to the token's iss exactly",
-        )
-    if code == "invalid_target" or status == 404:
-        return ExchangeError(
-            f"{stage}: the provider {provider} does not exist or is disabled ({summary})",
-            hint="check the project number, pool and provider IDs, and that neither the "
-            "pool nor the provider is disabled or deleted",
         )
     return ExchangeError(f"{stage} rejected the token ({summary})\n{shown}")
 
