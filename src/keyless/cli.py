@@ -25,6 +25,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "token": ("keyless.commands.token", "show, verify and check the CI job's OIDC token"),
     "audit": ("keyless.commands.audit", "audit CI pipeline configuration for credential hygiene"),
     "vault": ("keyless.commands.vault", "log in to Vault with the CI token and read secrets"),
+    "aws": ("keyless.commands.aws", "exchange the CI token for temporary AWS credentials"),
+    "gcp": ("keyless.commands.gcp", "exchange the CI token for a Google Cloud access token"),
+    "azure": ("keyless.commands.azure", "exchange the CI token for an Entra ID access token"),
     "revoke": ("keyless.commands.revoke", "revoke what keyless issued and delete its files"),
 }
 

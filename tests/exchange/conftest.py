@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests import fakes
 from tests.support import openbao
 from tests.support.issuer import Issuer, oidc_issuer_session  # noqa: F401
-from tests.support.moto import moto_server
+from tests.support.moto import moto_sts  # noqa: F401
 from tests.support.mtls import make_mutual_tls
 
 ISSUER = "https://issuer.keyless.test"
@@ -251,14 +251,6 @@ def token_file(tmp_path: Path, vault: Vault) -> Path:
     path = tmp_path / "id-token"
     path.write_text(vault.signer.mint())
     return path
-
-
-@pytest.fixture(scope="session")
-def moto_sts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of a moto server shared by this session's STS tests."""
-    log = tmp_path_factory.mktemp("moto") / "moto_server.log"
-    with moto_server(log) as url:
-        yield url
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import requests
 
 _START_TIMEOUT = 60.0
@@ -65,3 +66,11 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path) -
             pass
         time.sleep(0.2)
     raise RuntimeError(f"moto_server did not start within {_START_TIMEOUT:g} s")
+
+
+@pytest.fixture(scope="session")
+def moto_sts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of a moto server shared by the STS tests of one test folder."""
+    log = tmp_path_factory.mktemp("moto") / "moto_server.log"
+    with moto_server(log) as url:
+        yield url

@@ -61,10 +61,15 @@ class EmitError(Error):
 
 @dataclass(frozen=True)
 class Output:
-    """A value to hand to the job, under the environment variable name `name`."""
+    """A value to hand to the job, under the environment variable name `name`.
+
+    `masked=False` is for values that are not secret but travel with secrets (a
+    region, a file path), so later steps' logs stay readable.
+    """
 
     name: str
     value: Secret
+    masked: bool = True
 
 
 @dataclass
@@ -130,7 +135,8 @@ def mask(outputs: Sequence[Output]) -> None:
     there would both corrupt the output and never reach the runner.
     """
     for output in outputs:
-        github.add_mask(output.value, stream=sys.stderr)
+        if output.masked:
+            github.add_mask(output.value, stream=sys.stderr)
 
 
 def emit(outputs: Sequence[Output], settings: EmitSettings, state: State) -> None:
