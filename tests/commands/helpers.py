@@ -1,0 +1,48 @@
+"""Helpers for the cloud command tests: token files and GitHub env file parsing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.jwts import claims_for, mint
+
+
+def token_file(directory: Path, audience: str, **claims: object) -> tuple[Path, str]:
+    """Write a GitHub-shaped token for `audience` to a file; return (path, token)."""
+    token = mint(claims_for(audience, **claims))
+    path = directory / "oidc-token"
+    path.write_text(token)
+    return path, token
+
+
+def parse_github_env(text: str) -> dict[str, str]:
+    """Parse a GITHUB_ENV file (name=value lines and name<<DELIMITER heredocs)."""
+    values: dict[str, str] = {}
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        if not line:
+            continue
+        equals, heredoc = line.find("="), line.find("<<")
+        if equals >= 0 and (heredoc < 0 or equals < heredoc):
+            values[line[:equals]] = line[equals + 1 :]
+            continue
+        name, delimiter = line[:heredoc], line[heredoc + 2 :]
+        body = []
+        while lines[index] != delimiter:
+            body.append(lines[index])
+            index += 1
+        index += 1
+        values[name] = "\n".join(body)
+    return values
+
+
+def masked_values(stdout: str) -> list[str]:
+    """Return the values registered with ::add-mask:: on `stdout`, in order."""
+    return [
+        line.removeprefix("::add-mask::")
+        for line in stdout.splitlines()
+        if line.startswith("::add-mask::")
+    ]
