@@ -11,7 +11,7 @@ import responses
 from keyless.errors import UsageError
 from keyless.exchange import aws, sigv4
 from keyless.exchange.refusal import ExchangeError
-from keyless.exchange.transport import RetryPolicy
+from keyless.http import RetryPolicy
 from keyless.secret import Secret
 from tests import fakes
 from tests.support.jwts import identity_token
@@ -24,10 +24,14 @@ STS = "http://127.0.0.1:9/sts"
 def options(
     endpoint: str = STS, sleeps: list[float] | None = None, **kwargs: object
 ) -> aws.AwsOptions:
-    retry = RetryPolicy(
-        attempts=3, base_delay=0.5, sleep=(sleeps if sleeps is not None else []).append
-    )
-    values: dict[str, object] = {"role_arn": ROLE, "sts_endpoint": endpoint, "retry": retry}
+    retry = RetryPolicy(attempts=3, base_delay=0.5)
+    sleep = (sleeps if sleeps is not None else []).append
+    values: dict[str, object] = {
+        "role_arn": ROLE,
+        "sts_endpoint": endpoint,
+        "retry": retry,
+        "sleep": sleep,
+    }
     values.update(kwargs)
     return aws.AwsOptions(**values)  # type: ignore[arg-type]
 

@@ -10,7 +10,7 @@ import responses
 from keyless.errors import UsageError
 from keyless.exchange import azure
 from keyless.exchange.refusal import ExchangeError
-from keyless.exchange.transport import RetryPolicy
+from keyless.http import RetryPolicy
 from tests import fakes
 from tests.support.jwts import identity_token
 
@@ -21,8 +21,14 @@ TOKEN_URL = f"{AUTHORITY}/{TENANT}/oauth2/v2.0/token"
 
 
 def options(sleeps: list[float] | None = None, **kwargs: object) -> azure.AzureOptions:
-    retry = RetryPolicy(attempts=2, sleep=(sleeps if sleeps is not None else []).append)
-    values: dict[str, object] = {"tenant_id": TENANT, "client_id": CLIENT, "retry": retry}
+    retry = RetryPolicy(attempts=2)
+    sleep = (sleeps if sleeps is not None else []).append
+    values: dict[str, object] = {
+        "tenant_id": TENANT,
+        "client_id": CLIENT,
+        "retry": retry,
+        "sleep": sleep,
+    }
     values.update(kwargs)
     return azure.AzureOptions(**values)  # type: ignore[arg-type]
 

@@ -10,7 +10,7 @@ import responses
 from keyless.errors import UsageError
 from keyless.exchange import gcp
 from keyless.exchange.refusal import ExchangeError
-from keyless.exchange.transport import RetryPolicy
+from keyless.http import RetryPolicy
 from tests import fakes
 from tests.support.jwts import identity_token
 
@@ -23,12 +23,14 @@ IAM_URL = f"{IAM}/v1/projects/-/serviceAccounts/{ACCOUNT}:generateAccessToken"
 
 
 def options(sleeps: list[float] | None = None, **kwargs: object) -> gcp.GcpOptions:
-    retry = RetryPolicy(attempts=2, sleep=(sleeps if sleeps is not None else []).append)
+    retry = RetryPolicy(attempts=2)
+    sleep = (sleeps if sleeps is not None else []).append
     values: dict[str, object] = {
         "workload_identity_provider": PROVIDER,
         "sts_endpoint": STS,
         "iam_endpoint": IAM,
         "retry": retry,
+        "sleep": sleep,
     }
     values.update(kwargs)
     return gcp.GcpOptions(**values)  # type: ignore[arg-type]

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
+from keyless import http as shared_http
 from keyless.errors import UsageError
 from keyless.exchange import sigv4, transport
 from keyless.exchange.refusal import ExchangeError, TransientError, audiences, format_claims
+from keyless.identity import issuers
+from keyless.identity.claims import platform_of
 from keyless.identity.token import IdentityToken
 from keyless.logs import logger
 from keyless.secret import Secret
@@ -32,7 +37,6 @@ MAX_DURATION = 43200
 # AWS ends a chained role session after at most one hour, whatever the role allows.
 MAX_CHAINED_DURATION = 3600
 MAX_POLICY_ARNS = 10
-GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$", re.ASCII)
 _SESSION_NAME_INVALID = re.compile(r"[^\w+=,.@-]+", re.ASCII)
@@ -52,8 +56,8 @@ class AwsOptions:
     policy: str | None = None
     policy_arns: tuple[str, ...] = ()
     chain_role_arn: str | None = None
-    timeout: float = transport.DEFAULT_TIMEOUT
-    retry: transport.RetryPolicy = field(default_factory=transport.RetryPolicy)
+    retry: shared_http.RetryPolicy = shared_http.DEFAULT_RETRY
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,7 @@ def endpoint_for(region: str | None, override: str | None) -> str:
 def exchange(token: IdentityToken, options: AwsOptions) -> AwsCredentials:
     """Return credentials for `options.role_arn`, chained to `chain_role_arn` when set."""
     validate_options(options)
-    http = transport.session()
+    http = shared_http.session()
     first = assume_role_with_web_identity(http, token, options)
     if options.chain_role_arn is None:
         return first
@@ -175,7 +179,6 @@ def assume_role_with_web_identity(
             "AWS STS",
             data=urlencode(form),
             headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
-            timeout=options.timeout,
         )
         if response.status_code == 200:
             return _parse_credentials(response.text, "AssumeRoleWithWebIdentity", options.region)
@@ -212,9 +215,7 @@ def assume_role(
             service="sts",
             now=datetime.now(timezone.utc),
         )
-        response = transport.post(
-            http, url, "AWS STS", data=body, headers=headers, timeout=options.timeout
-        )
+        response = transport.post(http, url, "AWS STS", data=body, headers=headers)
         if response.status_code == 200:
             return _parse_credentials(response.text, "AssumeRole", options.region)
         error = StsError.parse(response.status_code, response.text)
@@ -235,14 +236,8 @@ def _session_parameters(options: AwsOptions, duration: int | None) -> list[tuple
     return params
 
 
-def _retrying(attempt: Any, options: AwsOptions) -> AwsCredentials:
-    try:
-        result: AwsCredentials = transport.with_retries(attempt, options.retry, "AWS STS")
-    except TransientError as exc:
-        raise ExchangeError(
-            f"{exc.message} (gave up after {options.retry.attempts} attempts)", hint=exc.hint
-        ) from exc
-    return result
+def _retrying(attempt: Callable[[], AwsCredentials], options: AwsOptions) -> AwsCredentials:
+    return transport.with_retries(attempt, options.retry, options.sleep, "AWS STS")
 
 
 # --- responses ---------------------------------------------------------------------------
@@ -344,26 +339,22 @@ def condition_prefix(issuer: str) -> str:
     return issuer.removeprefix("https://").rstrip("/")
 
 
-def _looks_like_github(token: IdentityToken) -> bool:
+def _github_hint(token: IdentityToken) -> str:
+    """Return a hint on GitHub's issuer URLs, or "" for tokens from other platforms."""
     issuer = str(token.claims.get("iss", ""))
-    return (
-        issuer.startswith(GITHUB_ISSUER)
-        or issuer.endswith("/_services/token")
-        or ("repository" in token.claims and "run_id" in token.claims)
-    )
-
-
-def _github_enterprise_hint(issuer: str) -> str:
-    if issuer.endswith("/_services/token"):
+    info = issuers.classify(issuer, token.claims)
+    if info.kind == "ghes":
         return (
-            f" This token comes from GitHub Enterprise Server, whose issuer is {issuer}: "
-            "the IAM OIDC provider URL must be exactly that, and STS must reach "
+            f" This token comes from {info.description}, whose issuer is {issuer}: the IAM "
+            "OIDC provider URL must be exactly that, and STS must reach "
             f"{issuer}/.well-known/openid-configuration and its JWKS from the internet."
         )
+    if info.platform != "github" and platform_of(token.claims) != "github":
+        return ""
     return (
         " On GitHub Enterprise Server the issuer is https://HOSTNAME/_services/token, and "
         "an enterprise with a unique issuer URL uses "
-        f"{GITHUB_ISSUER}/ENTERPRISE: the IAM OIDC provider URL must match the token's iss."
+        f"{issuers.GITHUB}/ENTERPRISE: the IAM OIDC provider URL must match the token's iss."
     )
 
 
@@ -378,7 +369,7 @@ def explain_web_identity_error(
         return TransientError(f"AWS STS: {error.summary()}", hint=_transient_hint(error))
     if error.code == "InvalidIdentityToken":
         message = error.message.lower()
-        github_hint = _github_enterprise_hint(issuer) if _looks_like_github(token) else ""
+        github_hint = _github_hint(token)
         if "audience" in message:
             return ExchangeError(
                 f"AWS STS rejected the token's audience: {error.summary()}\n{shown}",

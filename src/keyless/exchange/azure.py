@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from keyless import http as shared_http
 from keyless.errors import UsageError
 from keyless.exchange import transport
 from keyless.exchange.refusal import ExchangeError, TransientError, format_claims
@@ -37,8 +40,8 @@ class AzureOptions:
     client_id: str
     scope: str = DEFAULT_SCOPE
     authority_host: str | None = None
-    timeout: float = transport.DEFAULT_TIMEOUT
-    retry: transport.RetryPolicy = field(default_factory=transport.RetryPolicy)
+    retry: shared_http.RetryPolicy = shared_http.DEFAULT_RETRY
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def token_url(options: AzureOptions) -> str:
 def exchange(token: IdentityToken, options: AzureOptions) -> AzureCredentials:
     """Return an access token for `options.scope`, using the CI token as client assertion."""
     validate_options(options)
-    http = transport.session()
+    http = shared_http.session()
     url = token_url(options)
     form = {
         "client_id": options.client_id,
@@ -95,7 +98,7 @@ def exchange(token: IdentityToken, options: AzureOptions) -> AzureCredentials:
     }
 
     def attempt() -> AzureCredentials:
-        response = transport.post(http, url, "Entra ID", data=form, timeout=options.timeout)
+        response = transport.post(http, url, "Entra ID", data=form)
         payload = _json(response)
         if response.status_code == 200:
             access = payload.get("access_token")
@@ -112,13 +115,7 @@ def exchange(token: IdentityToken, options: AzureOptions) -> AzureCredentials:
     logger.info(
         "Entra ID: client credentials for %s in tenant %s", options.client_id, options.tenant_id
     )
-    try:
-        result: AzureCredentials = transport.with_retries(attempt, options.retry, "Entra ID")
-    except TransientError as exc:
-        raise ExchangeError(
-            f"{exc.message} (gave up after {options.retry.attempts} attempts)", hint=exc.hint
-        ) from exc
-    return result
+    return transport.with_retries(attempt, options.retry, options.sleep, "Entra ID")
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

@@ -9,11 +9,14 @@ federated principal needs iam.serviceAccounts.getAccessToken on the service acco
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from keyless import http as shared_http
 from keyless.errors import UsageError
 from keyless.exchange import transport
 from keyless.exchange.refusal import ExchangeError, TransientError, audiences, format_claims
@@ -56,8 +59,8 @@ class GcpOptions:
     delegates: tuple[str, ...] = ()
     sts_endpoint: str = STS_ENDPOINT
     iam_endpoint: str = IAM_ENDPOINT
-    timeout: float = transport.DEFAULT_TIMEOUT
-    retry: transport.RetryPolicy = field(default_factory=transport.RetryPolicy)
+    retry: shared_http.RetryPolicy = shared_http.DEFAULT_RETRY
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,7 @@ def exchange(token: IdentityToken, options: GcpOptions) -> GcpCredentials:
     """Return a federated access token, or the service account's when one is given."""
     validate_options(options)
     provider = parse_provider(options.workload_identity_provider)
-    http = transport.session()
+    http = shared_http.session()
     federated = exchange_federated(http, token, provider, options)
     if options.service_account is None:
         return federated
@@ -169,7 +172,7 @@ def exchange_federated(
     url = options.sts_endpoint.rstrip("/") + "/v1/token"
 
     def attempt() -> GcpCredentials:
-        response = transport.post(http, url, "Google STS", json=body, timeout=options.timeout)
+        response = transport.post(http, url, "Google STS", json=body)
         payload = _json(response)
         if response.status_code == 200:
             access = payload.get("access_token")
@@ -205,9 +208,7 @@ def impersonate(
     headers = {"Authorization": f"Bearer {federated.access_token.reveal()}"}
 
     def attempt() -> GcpCredentials:
-        response = transport.post(
-            http, url, "Google IAM Credentials", json=body, headers=headers, timeout=options.timeout
-        )
+        response = transport.post(http, url, "Google IAM Credentials", json=body, headers=headers)
         payload = _json(response)
         if response.status_code == 200:
             access = payload.get("accessToken")
@@ -224,14 +225,10 @@ def impersonate(
     return _retrying(attempt, options, "Google IAM Credentials")
 
 
-def _retrying(attempt: Any, options: GcpOptions, target: str) -> GcpCredentials:
-    try:
-        result: GcpCredentials = transport.with_retries(attempt, options.retry, target)
-    except TransientError as exc:
-        raise ExchangeError(
-            f"{exc.message} (gave up after {options.retry.attempts} attempts)", hint=exc.hint
-        ) from exc
-    return result
+def _retrying(
+    attempt: Callable[[], GcpCredentials], options: GcpOptions, target: str
+) -> GcpCredentials:
+    return transport.with_retries(attempt, options.retry, options.sleep, target)
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

@@ -10,8 +10,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from keyless.errors import Error
+from keyless.identity.claims import audiences, format_value
 
-# TODO: unify with the claims explanation of keyless.identity once it lands.
+__all__ = ["ExchangeError", "TransientError", "audiences", "format_claims"]
+
 _SHOWN_CLAIMS = ("iss", "aud", "sub")
 
 
@@ -28,21 +30,6 @@ def format_claims(claims: Mapping[str, Any], names: Iterable[str] = _SHOWN_CLAIM
     lines = []
     for name in names:
         value = claims.get(name)
-        if value is None:
-            shown = "(missing)"
-        elif isinstance(value, list):
-            shown = ", ".join(str(item) for item in value)
-        else:
-            shown = str(value)
+        shown = "(missing)" if value is None else format_value(value)
         lines.append(f"  {name}: {shown}")
     return "\n".join(lines)
-
-
-def audiences(claims: Mapping[str, Any]) -> list[str]:
-    """Return the token's `aud` claim as a list (it may be a string or an array)."""
-    value = claims.get("aud")
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [str(item) for item in value]
-    return [str(value)]

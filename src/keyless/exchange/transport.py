@@ -1,98 +1,68 @@
-"""HTTP for the cloud exchanges: one session, timeouts, and retries with jittered backoff.
+"""Retries for the cloud exchanges, on the shared HTTP session of keyless.http.
 
-Only failures that the target marks as transient (throttling, an issuer it could not
-reach, a 5xx) are retried. A rejected token or a bad option fails on the first
-answer, because retrying a misconfiguration only makes it fail slowly.
+keyless.http.send retries by HTTP status, but STS reports throttling and an
+unreachable issuer as HTTP 400 with an error code in its XML. So each exchange
+decides from the parsed answer whether a failure is transient (raising
+TransientError), and `with_retries` retries only those, with the shared
+jittered backoff. A rejected token or a bad option fails on the first answer,
+because retrying a misconfiguration only makes it fail slowly.
 """
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from keyless import __version__
 from keyless.exchange.refusal import ExchangeError, TransientError
+from keyless.http import RetryPolicy
 from keyless.logs import logger
 
 if TYPE_CHECKING:
     import requests
 
-# TODO: unify with the shared keyless.http session once it lands.
-USER_AGENT = f"keyless/{__version__}"
-DEFAULT_TIMEOUT = 30.0
-
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to wait before retrying a transient failure.
+def with_retries(
+    call: Callable[[], T], policy: RetryPolicy, sleep: Callable[[float], None], target: str
+) -> T:
+    """Return `call()`, retrying it on TransientError as `policy` allows.
 
-    The delay before retry n (from 0) is drawn uniformly from
-    [0, min(max_delay, base_delay * 2**n)] seconds ("full jitter"), so parallel
-    jobs that were throttled together do not retry together.
+    When every attempt failed, raises an ExchangeError that says how many were made.
     """
-
-    attempts: int = 4
-    base_delay: float = 1.0
-    max_delay: float = 10.0
-    sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
-
-    def delay(self, retry: int) -> float:
-        """Return the seconds to wait before retry number `retry` (0-based)."""
-        ceiling = min(self.max_delay, self.base_delay * 2**retry)
-        # Jitter spreads retries; it needs no cryptographic randomness.
-        return random.uniform(0, ceiling)  # noqa: S311
-
-
-def with_retries(call: Callable[[], T], policy: RetryPolicy, target: str) -> T:
-    """Return `call()`, retrying it on TransientError as `policy` allows."""
-    for retry in range(policy.attempts):
+    for attempt in range(1, policy.attempts + 1):
         try:
             return call()
         except TransientError as exc:
-            if retry + 1 >= policy.attempts:
-                raise
-            wait = policy.delay(retry)
+            if attempt == policy.attempts:
+                raise ExchangeError(
+                    f"{exc.message} (gave up after {policy.attempts} attempts)", hint=exc.hint
+                ) from exc
+            wait = policy.delay(attempt)
             logger.warning(
                 "%s: %s; retrying in %.1f s (attempt %d of %d)",
                 target,
                 exc.message,
                 wait,
-                retry + 2,
+                attempt + 1,
                 policy.attempts,
             )
-            policy.sleep(wait)
+            sleep(wait)
     raise AssertionError("RetryPolicy.attempts must be at least 1")
 
 
-def session() -> requests.Session:
-    """Return a requests session with keyless's User-Agent; TLS verification stays on."""
-    import requests
+def post(http: requests.Session, url: str, target: str, **kwargs: Any) -> requests.Response:
+    """POST once to `url`; a timeout is transient, any other connection failure is not.
 
-    http = requests.Session()
-    http.headers["User-Agent"] = USER_AGENT
-    return http
-
-
-def post(
-    http: requests.Session,
-    url: str,
-    target: str,
-    *,
-    timeout: float = DEFAULT_TIMEOUT,
-    **kwargs: Any,
-) -> requests.Response:
-    """POST to `url`, turning connection failures into an ExchangeError that names it."""
+    A refused connection or an unknown host means a wrong endpoint, so it fails
+    at once with the URL in the message.
+    """
     import requests
 
     try:
-        return http.post(url, timeout=timeout, allow_redirects=False, **kwargs)
+        return http.post(url, allow_redirects=False, **kwargs)
     except requests.Timeout as exc:
-        raise TransientError(f"{target}: no response from {url} within {timeout:g} s") from exc
+        raise TransientError(f"{target}: no response from {url} in time") from exc
     except requests.ConnectionError as exc:
         raise ExchangeError(
             f"{target}: cannot connect to {url}: {type(exc).__name__}",
