@@ -10,7 +10,6 @@ the command's environment, and the folder is deleted when the command exits.
 from __future__ import annotations
 
 import argparse
-import shutil
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -116,10 +115,10 @@ def hand_off(args: argparse.Namespace, target: str, make_outputs: MakeOutputs) -
         try:
             outputs = make_outputs(files)
         except BaseException:
-            _remove_folder(state, entry, folder)
+            _remove_folder(state, entry)
             raise
         if not files.written:
-            _remove_folder(state, entry, folder)
+            _remove_folder(state, entry)
         if command is None:
             emit(outputs, emit_settings(args), state)
             return 0
@@ -128,12 +127,13 @@ def hand_off(args: argparse.Namespace, target: str, make_outputs: MakeOutputs) -
         if not files.written:
             return
         with State.open(directory) as state:
-            _remove_folder(state, entry, folder)
+            _remove_folder(state, entry)
 
     return run_command(command, outputs, on_exit=cleanup)
 
 
-def _remove_folder(state: State, entry: dict[str, Any], folder: Path) -> None:
-    # TODO: use keyless.exchange.cleanup.undo once the revoke machinery lands.
-    shutil.rmtree(folder, ignore_errors=True)
-    state.remove(str(entry["id"]))
+def _remove_folder(state: State, entry: dict[str, Any]) -> None:
+    from keyless.exchange.cleanup import undo
+
+    for failure in undo(state, {str(entry["id"])}):
+        logger.error("%s", failure)
