@@ -194,6 +194,7 @@ def test_exec_sees_credentials_only_while_running(
             "--state-dir",
             str(tmp_path / "state"),
             "--exec",
+            "--",
             sys.executable,
             "-c",
             script,
