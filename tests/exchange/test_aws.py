@@ -276,7 +276,10 @@ def test_access_denied_shows_trust_policy_keys(mocked: responses.RequestsMock) -
         '"token.actions.githubusercontent.com:sub": "repo:octo-org/octo-repo:environment:Prod"'
         in error.message
     )
-    assert "oidc-provider/token.actions.githubusercontent.com" in error.message
+    assert (
+        '"Federated": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"'
+        in error.message
+    )
 
 
 def test_expired_token(mocked: responses.RequestsMock) -> None:

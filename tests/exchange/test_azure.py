@@ -134,7 +134,7 @@ def test_700211_issuer(mocked: responses.RequestsMock) -> None:
             "'https://token.actions.githubusercontent.com'.",
         ),
     )
-    assert "has the token's issuer" in error.message
+    assert "found no federated credential with the token's issuer" in error.message
     assert "https://token.actions.githubusercontent.com exactly" in (error.hint or "")
 
 
@@ -163,7 +163,7 @@ def test_700213_subject(mocked: responses.RequestsMock) -> None:
         ),
         sub="repo:octo-org/octo-repo:pull_request",
     )
-    assert "has the token's subject" in error.message
+    assert "found no federated credential with the token's subject" in error.message
     assert "subject is repo:octo-org/octo-repo:pull_request" in (error.hint or "")
 
 

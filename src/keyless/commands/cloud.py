@@ -30,13 +30,13 @@ def add_identity_options(parser: argparse.ArgumentParser, default_audience: str 
     """Add the token source options, --audience, and the export options."""
     group = parser.add_argument_group("identity token")
     add_token_options(group)
-    shown = default_audience or "derived from the provider"
+    default_text = default_audience or "derived from the provider"
     add_option(
         group,
         "--audience",
         metavar="AUD",
         default=default_audience,
-        help=f"audience to request the CI token with (default: {shown})",
+        help=f"audience to request the CI token with (default: {default_text})",
     )
     add_export_options(parser)
 
@@ -53,9 +53,22 @@ def read_token(args: argparse.Namespace, audience: str) -> IdentityToken:
     return obtain_token(audience, token_env=args.token_env, token_file=args.token_file)
 
 
+class _PublicValue(Secret):
+    """A value that is not secret but travels as an Output (a region, a path, a client ID).
+
+    Secret() registers every value for log redaction. For a word such as "default"
+    that would blank it out of every later log line, so this subclass skips it.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+
 def public(name: str, value: str) -> Output:
-    """Return an output that is not a secret (a region, a path), left unmasked."""
-    return Output(name, Secret(value), masked=False)
+    """Return an output that is not a secret, neither masked nor redacted from logs."""
+    return Output(name, _PublicValue(value), masked=False)
 
 
 def token_lifetime(token: IdentityToken) -> int | None:

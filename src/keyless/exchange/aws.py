@@ -46,7 +46,7 @@ _RETRIED_CODES = frozenset({"IDPCommunicationError", "Throttling", "ThrottlingEx
 
 @dataclass(frozen=True)
 class AwsOptions:
-    """What to request from STS. Build it with `validate_options` checks applied."""
+    """The role and session parameters of an STS request; `validate_options` checks them."""
 
     role_arn: str
     region: str | None = None
@@ -62,7 +62,7 @@ class AwsOptions:
 
 @dataclass(frozen=True)
 class AwsCredentials:
-    """Temporary credentials from STS; the key ID is a Secret too, as AWS's own tools mask it."""
+    """Temporary STS credentials; the key ID is a Secret because AWS's own tools mask it."""
 
     access_key_id: Secret
     secret_access_key: Secret
@@ -263,7 +263,7 @@ def _text(element: ET.Element, *path: str) -> str | None:
 
 def _parse_xml(body: str) -> ET.Element | None:
     try:
-        # STS answers are parsed with expat, which expands no external entities.
+        # ElementTree parses with expat, which expands no external entities.
         return ET.fromstring(body)  # noqa: S314
     except ET.ParseError:
         return None
@@ -302,7 +302,7 @@ def _parse_time(value: str) -> datetime:
 
 @dataclass(frozen=True)
 class StsError:
-    """An STS error answer: HTTP status, error code and message from the ErrorResponse XML."""
+    """An STS error response: HTTP status, and the code and message of its ErrorResponse XML."""
 
     status: int
     code: str
@@ -332,6 +332,12 @@ class StsError:
 
 
 # --- explanations -------------------------------------------------------------------------
+
+
+def _provider_arn(role_arn: str, prefix: str) -> str:
+    """Return the IAM OIDC provider ARN for `prefix` in the role's partition and account."""
+    partition, account = role_arn.split(":")[1], role_arn.split(":")[4]
+    return f"arn:{partition}:iam::{account}:oidc-provider/{prefix}"
 
 
 def condition_prefix(issuer: str) -> str:
@@ -397,7 +403,7 @@ def explain_web_identity_error(
             f"AWS STS denied sts:AssumeRoleWithWebIdentity on {options.role_arn}: the role's "
             f"trust policy does not allow this token ({error.summary()})\n{shown}\n"
             "A trust policy for this token uses:\n"
-            f'  "Principal": {{"Federated": "arn:aws:iam::ACCOUNT:oidc-provider/{prefix}"}}\n'
+            f'  "Principal": {{"Federated": "{_provider_arn(options.role_arn, prefix)}"}}\n'
             f'  "{prefix}:aud": "{aud}"\n'
             f'  "{prefix}:sub": "{claims.get("sub", "(missing)")}"',
             hint="compare the trust policy's Principal and its StringEquals or StringLike "
@@ -408,8 +414,8 @@ def explain_web_identity_error(
             f"AWS STS rejected the token as expired: {error.summary()}\n"
             f"{format_claims(claims, ('iss', 'sub', 'iat', 'exp'))}\n"
             f"  now: {int(datetime.now(timezone.utc).timestamp())}",
-            hint="request the token right before the exchange (GitHub's tokens expire a few "
-            "minutes after issue), and check the runner's clock",
+            hint="request the token right before the exchange, because CI tokens are "
+            "short-lived, and check the runner's clock",
         )
     if error.code == "RegionDisabledException":
         region = options.region or "(global endpoint)"

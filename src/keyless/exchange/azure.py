@@ -15,6 +15,7 @@ from keyless import http as shared_http
 from keyless.errors import UsageError
 from keyless.exchange import transport
 from keyless.exchange.refusal import ExchangeError, TransientError, format_claims
+from keyless.identity.claims import format_value
 from keyless.identity.token import IdentityToken
 from keyless.logs import logger
 from keyless.secret import Secret
@@ -30,6 +31,7 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _DOMAIN = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _AADSTS = re.compile(r"AADSTS(\d+)")
+_CLAIMS = ("iss", "sub", "aud")
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,36 @@ def _first_line(description: str) -> str:
     return description.strip().splitlines()[0] if description.strip() else ""
 
 
+# AADSTS codes of a token that no federated credential on the app matches, with
+# what failed and what to change. {iss}, {sub} and {aud} are the token's claims.
+_MISMATCHES: dict[int, tuple[str, str]] = {
+    70021: (
+        "found no federated credential that matches the token",
+        "add a federated credential whose issuer, subject and audience equal the token's "
+        "iss, sub and aud exactly, under Certificates & secrets > Federated credentials.",
+    ),
+    700211: (
+        "found no federated credential with the token's issuer",
+        "set the federated credential's issuer to {iss} exactly, with no trailing slash.",
+    ),
+    700212: (
+        "found no federated credential that lists the token's audience",
+        f"request the token with --audience {AUDIENCE}, or add {{aud}} to the federated "
+        "credential's audiences.",
+    ),
+    700213: (
+        "found no federated credential with the token's subject",
+        "add a federated credential whose subject is {sub}; GitHub's sub changes with the "
+        "branch, tag, environment or pull request.",
+    ),
+    7002138: (
+        "found a federated credential that matches the token's subject only when case is ignored",
+        "Entra compares subjects case-sensitively, so change the credential's subject to "
+        "{sub} with exactly this case.",
+    ),
+}
+
+
 def explain_error(
     status: int, payload: dict[str, Any], token: IdentityToken, options: AzureOptions
 ) -> ExchangeError:
@@ -150,52 +182,25 @@ def explain_error(
     )
     if status == 429 or status >= 500 or payload.get("error") == "temporarily_unavailable":
         return TransientError(f"Entra ID: {reason}", hint="retry the job later")
+
     claims = token.claims
-    shown = format_claims(claims)
-    expected = (
-        "A federated credential on the app matches when its issuer, subject and audience "
-        f"equal the token's iss, sub and aud exactly (audience normally {AUDIENCE})."
-    )
     app = f"app {options.client_id} in tenant {options.tenant_id}"
-    if code == 70021:
+    if code in _MISMATCHES:
+        problem, fix = _MISMATCHES[code]
+        values = {
+            name: format_value(claims[name]) if name in claims else f"(no {name} claim)"
+            for name in _CLAIMS
+        }
         return ExchangeError(
-            f"Entra ID found no federated credential on {app} that matches the token: "
-            f"{reason}\n{shown}",
-            hint=f"{expected} Add one with these values under Certificates & secrets > "
-            "Federated credentials.",
-        )
-    if code == 700211:
-        return ExchangeError(
-            f"Entra ID: no federated credential on {app} has the token's issuer: {reason}\n{shown}",
-            hint=f"set the federated credential's issuer to {claims.get('iss', 'the iss')} "
-            "exactly, with no trailing slash.",
-        )
-    if code == 700212:
-        return ExchangeError(
-            f"Entra ID: no federated credential on {app} lists the token's audience: "
-            f"{reason}\n{shown}",
-            hint=f"request the token with --audience {AUDIENCE}, or add the token's aud to "
-            "the federated credential's audiences.",
-        )
-    if code == 700213:
-        return ExchangeError(
-            f"Entra ID: no federated credential on {app} has the token's subject: {reason}\n"
-            f"{shown}",
-            hint=f"add a federated credential whose subject is {claims.get('sub', 'the sub')} "
-            "(GitHub's sub changes with the branch, tag, environment or pull request).",
-        )
-    if code == 7002138:
-        return ExchangeError(
-            f"Entra ID: a federated credential on {app} matches the token's subject only "
-            f"when case is ignored: {reason}\n{shown}",
-            hint=f"Entra compares subjects case-sensitively; change the credential's subject "
-            f"to {claims.get('sub', 'the sub')} with exactly this case.",
+            f"Entra ID {problem} on {app}: {reason}\n{format_claims(claims)}",
+            hint=fix.format(**values),
         )
     if code == 700024:
         now = int(datetime.now(timezone.utc).timestamp())
+        window = format_claims(claims, ("iss", "sub", "nbf", "iat", "exp"))
         return ExchangeError(
-            f"Entra ID: the token is outside its valid time window: {reason}\n"
-            f"{format_claims(claims, ('iss', 'sub', 'nbf', 'iat', 'exp'))}\n  now: {now}",
+            f"Entra ID: the token is outside its valid time window: {reason}\n{window}\n"
+            f"  now: {now}",
             hint="request the token right before the exchange, and check the runner's clock.",
         )
     if code == 700016:
@@ -205,4 +210,6 @@ def explain_error(
             hint="check --client-id and --tenant-id; the app must be registered, or consented "
             "to, in that tenant.",
         )
-    return ExchangeError(f"Entra ID rejected the token request for {app}: {reason}\n{shown}")
+    return ExchangeError(
+        f"Entra ID rejected the token request for {app}: {reason}\n{format_claims(claims)}"
+    )

@@ -50,7 +50,7 @@ _RESOURCE_PREFIXES = ("//iam.googleapis.com/", "https://iam.googleapis.com/")
 
 @dataclass(frozen=True)
 class GcpOptions:
-    """What to request from Google: the provider, and the service account to impersonate."""
+    """The provider to exchange at, and the service account to impersonate, if any."""
 
     workload_identity_provider: str
     service_account: str | None = None

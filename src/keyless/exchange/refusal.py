@@ -1,7 +1,7 @@
 """Errors for refused exchanges, and the token claims shown beside them.
 
 A refusal names what the target rejected, shows the token's non-secret claims that
-the target compared, and says what to change on the target's side.
+the target compared, and hints at what to change on the target's side.
 """
 
 from __future__ import annotations
