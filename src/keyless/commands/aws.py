@@ -1,10 +1,10 @@
 """Exchange the job's OIDC token for temporary AWS credentials through STS.
 
 The role's trust policy must trust the CI's IAM OIDC identity provider. keyless
-calls AssumeRoleWithWebIdentity, optionally chains to a second role with
-AssumeRole, and hands the credentials to later steps as environment variables,
-as a named profile in a private credentials file, or as a token file the AWS
-SDKs exchange themselves (web-identity mode).
+calls AssumeRoleWithWebIdentity and optionally chains to a second role with
+AssumeRole. Later steps get the credentials as environment variables, as a named
+profile in a private credentials file, or as a token file that the AWS SDKs
+exchange themselves (web-identity mode).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ _PROFILE_NAME = re.compile(r"^[A-Za-z0-9_.+@-]{1,64}$")
 
 
 class Mode(str, enum.Enum):
-    """How the credentials reach later steps."""
+    """Output mode: the form in which later steps get the credentials."""
 
     ENV = "env"
     PROFILE = "profile"

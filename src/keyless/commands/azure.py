@@ -27,7 +27,7 @@ from keyless.logs import logger
 
 
 class Mode(str, enum.Enum):
-    """How the credentials reach later steps."""
+    """Output mode: the form in which later steps get the credentials."""
 
     TOKEN = "token"  # noqa: S105
     WORKLOAD_IDENTITY = "workload-identity"

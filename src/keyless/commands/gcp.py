@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 
 class Mode(str, enum.Enum):
-    """How the credentials reach later steps."""
+    """Output mode: the form in which later steps get the credentials."""
 
     TOKEN = "token"  # noqa: S105
     EXTERNAL_ACCOUNT = "external-account"

@@ -2,9 +2,9 @@
 
 keyless.http.send retries by HTTP status, but STS reports throttling and an
 unreachable issuer as HTTP 400 with an error code in its XML. So each exchange
-decides from the parsed answer whether a failure is transient (raising
+decides from the parsed response whether a failure is transient (raising
 TransientError), and `with_retries` retries only those, with the shared
-jittered backoff. A rejected token or a bad option fails on the first answer,
+jittered backoff. A rejected token or a bad option fails on the first response,
 because retrying a misconfiguration only makes it fail slowly.
 """
 
@@ -28,7 +28,7 @@ def with_retries(
 ) -> T:
     """Return `call()`, retrying it on TransientError as `policy` allows.
 
-    When every attempt failed, raises an ExchangeError that says how many were made.
+    When every attempt failed, raises an ExchangeError with the number of attempts.
     """
     for attempt in range(1, policy.attempts + 1):
         try:
