@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
 import responses
 
+from keyless import http
 from keyless.errors import UsageError
 from keyless.exchange import aws, sigv4
 from keyless.exchange.refusal import ExchangeError
@@ -15,6 +18,7 @@ from keyless.http import RetryPolicy
 from keyless.secret import Secret
 from tests import fakes
 from tests.support.jwts import identity_token
+from tests.support.moto import moto_server
 
 ROLE = "arn:aws:iam::123456789012:role/deploy"
 CHAIN_ROLE = "arn:aws:iam::210987654321:role/target"
@@ -381,3 +385,48 @@ def test_errors_never_contain_the_token(mocked: responses.RequestsMock) -> None:
     with pytest.raises(ExchangeError) as caught:
         aws.exchange(token, options())
     assert token.raw.reveal() not in caught.value.diagnostics()
+
+
+def test_chained_signature_verified_by_moto(tmp_path: Path) -> None:
+    import boto3
+
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:*"}],
+        }
+    )
+    allow_chain = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+        }
+    )
+    # moto checks signatures and IAM policies from its fourth request on. Requests 1
+    # and 2 create the first role and request 3 is the unsigned web identity exchange.
+    with moto_server(tmp_path / "moto.log", {"INITIAL_NO_AUTH_ACTION_COUNT": "3"}) as url:
+        iam = boto3.client(
+            "iam",
+            endpoint_url=url,
+            region_name="us-east-1",
+            aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+            aws_secret_access_key=fakes.aws_secret_key(),
+        )
+        iam.create_role(RoleName="deploy", AssumeRolePolicyDocument=trust)
+        iam.put_role_policy(RoleName="deploy", PolicyName="chain", PolicyDocument=allow_chain)
+        session = http.session()
+        token = identity_token(aws.DEFAULT_AUDIENCE)
+        first = aws.assume_role_with_web_identity(session, token, options(url, session_name="s1"))
+        forged = aws.AwsCredentials(
+            access_key_id=first.access_key_id,
+            secret_access_key=Secret(fakes.aws_secret_key()),
+            session_token=first.session_token,
+            expiration=first.expiration,
+            assumed_role_arn=first.assumed_role_arn,
+            region=None,
+        )
+        with pytest.raises(ExchangeError) as caught:
+            aws.assume_role(session, forged, CHAIN_ROLE, options(url))
+        chained = aws.assume_role(session, first, CHAIN_ROLE, options(url, session_name="s2"))
+    assert "SignatureDoesNotMatch" in caught.value.message
+    assert chained.assumed_role_arn == "arn:aws:sts::210987654321:assumed-role/target/s2"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -34,13 +35,20 @@ def _moto_server() -> str:
 
 
 @contextmanager
-def moto_server(log_path: Path) -> Iterator[str]:
-    """Run moto_server on 127.0.0.1 and yield its base URL; stop it on exit."""
+def moto_server(log_path: Path, environment: dict[str, str] | None = None) -> Iterator[str]:
+    """Run moto_server on 127.0.0.1 and yield its base URL; stop it on exit.
+
+    `environment` adds variables to the server's environment, such as moto's
+    INITIAL_NO_AUTH_ACTION_COUNT, which makes it check signatures and IAM policies.
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [_moto_server(), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
+            [_moto_server(), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=log,
+            env={**os.environ, **(environment or {})},
         )
         try:
             _wait_until_up(url, process, log_path)

@@ -186,7 +186,7 @@ def assume_role_with_web_identity(
         raise explain_web_identity_error(error, token, options, url)
 
     logger.info("AWS STS: AssumeRoleWithWebIdentity for %s at %s", options.role_arn, url)
-    return _retrying(attempt, options)
+    return transport.with_retries(attempt, options.retry, options.sleep)
 
 
 def assume_role(
@@ -222,7 +222,7 @@ def assume_role(
         raise explain_chain_error(error, source, role_arn)
 
     logger.info("AWS STS: AssumeRole %s chained from %s", role_arn, source.assumed_role_arn)
-    return _retrying(attempt, options)
+    return transport.with_retries(attempt, options.retry, options.sleep)
 
 
 def _session_parameters(options: AwsOptions, duration: int | None) -> list[tuple[str, str]]:
@@ -234,10 +234,6 @@ def _session_parameters(options: AwsOptions, duration: int | None) -> list[tuple
     for index, arn in enumerate(options.policy_arns, start=1):
         params.append((f"PolicyArns.member.{index}.arn", arn))
     return params
-
-
-def _retrying(attempt: Callable[[], AwsCredentials], options: AwsOptions) -> AwsCredentials:
-    return transport.with_retries(attempt, options.retry, options.sleep, "AWS STS")
 
 
 # --- responses ---------------------------------------------------------------------------
@@ -311,12 +307,18 @@ class StsError:
 
     @classmethod
     def parse(cls, status: int, body: str) -> StsError:
-        """Read `<ErrorResponse><Error><Code>…` from `body`, tolerating non-XML bodies."""
+        """Read the first `<Error>` element's Code and Message from `body`.
+
+        STS nests it as ErrorResponse/Error; some STS-compatible servers (moto) add an
+        Errors level, so the element is searched at any depth. A body that is not XML
+        (a proxy's HTML error page) gives code `HTTP<status>` and no message.
+        """
         root = _parse_xml(body)
         if root is None:
-            return cls(status, f"HTTP{status}", body.strip()[:200], None)
-        code = _text(root, "Error", "Code") or f"HTTP{status}"
-        message = _text(root, "Error", "Message") or ""
+            return cls(status, f"HTTP{status}", "", None)
+        error = next((node for node in root.iter() if _local(node.tag) == "Error"), None)
+        code = (_text(error, "Code") if error is not None else None) or f"HTTP{status}"
+        message = (_text(error, "Message") if error is not None else None) or ""
         request_id = _text(root, "RequestId") or _text(root, "ResponseMetadata", "RequestId")
         return cls(status, code, message, request_id)
 

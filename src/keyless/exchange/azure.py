@@ -117,7 +117,7 @@ def exchange(token: IdentityToken, options: AzureOptions) -> AzureCredentials:
     logger.info(
         "Entra ID: client credentials for %s in tenant %s", options.client_id, options.tenant_id
     )
-    return transport.with_retries(attempt, options.retry, options.sleep, "Entra ID")
+    return transport.with_retries(attempt, options.retry, options.sleep)
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

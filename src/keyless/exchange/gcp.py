@@ -186,7 +186,7 @@ def exchange_federated(
         raise explain_sts_error(response.status_code, payload, token, provider)
 
     logger.info("Google STS: token exchange for %s", provider)
-    return _retrying(attempt, options, "Google STS")
+    return transport.with_retries(attempt, options.retry, options.sleep)
 
 
 def impersonate(
@@ -222,13 +222,7 @@ def impersonate(
         raise explain_iam_error(response.status_code, payload, token, provider, options)
 
     logger.info("Google IAM Credentials: generateAccessToken for %s", account)
-    return _retrying(attempt, options, "Google IAM Credentials")
-
-
-def _retrying(
-    attempt: Callable[[], GcpCredentials], options: GcpOptions, target: str
-) -> GcpCredentials:
-    return transport.with_retries(attempt, options.retry, options.sleep, target)
+    return transport.with_retries(attempt, options.retry, options.sleep)
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

@@ -23,12 +23,11 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def with_retries(
-    call: Callable[[], T], policy: RetryPolicy, sleep: Callable[[float], None], target: str
-) -> T:
+def with_retries(call: Callable[[], T], policy: RetryPolicy, sleep: Callable[[float], None]) -> T:
     """Return `call()`, retrying it on TransientError as `policy` allows.
 
-    When every attempt failed, raises an ExchangeError with the number of attempts.
+    Each TransientError message starts with the target's name, and so do the retry log
+    lines. When every attempt failed, raises an ExchangeError with the number of attempts.
     """
     for attempt in range(1, policy.attempts + 1):
         try:
@@ -40,8 +39,7 @@ def with_retries(
                 ) from exc
             wait = policy.delay(attempt)
             logger.warning(
-                "%s: %s; retrying in %.1f s (attempt %d of %d)",
-                target,
+                "%s; retrying in %.1f s (attempt %d of %d)",
                 exc.message,
                 wait,
                 attempt + 1,
