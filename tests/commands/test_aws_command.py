@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import responses
 
 from keyless.cli import main
 from tests.commands.helpers import masked_values, parse_github_env, token_file
@@ -240,3 +241,26 @@ def test_role_from_aws_role_arn(
     assert code == 0
     assert "export AWS_REGION=ap-southeast-2" in out
     assert "export AWS_ACCESS_KEY_ID=ASIA" in out
+
+
+def test_bad_export_fails_before_exchange(
+    tmp_path: Path, mocked: responses.RequestsMock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = token_file(tmp_path, "sts.amazonaws.com")
+    args = ["aws", "--role-arn", ROLE, "--sts-endpoint", "http://127.0.0.1:9/sts"]
+    code = main([*args, "--token-file", str(path), "--export", "yaml"])
+    assert code == 2
+    assert "--export 'yaml' is not an export mode" in capsys.readouterr().err
+    assert len(mocked.calls) == 0
+
+
+def test_failed_export_removes_credentials_folder(
+    tmp_path: Path, moto_sts: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = token_file(tmp_path, "sts.amazonaws.com")
+    state = tmp_path / "state"
+    args = ["aws", "--role-arn", ROLE, "--sts-endpoint", moto_sts, "--token-file", str(path)]
+    extra = ["--credentials", "profile", "--export", "github", "--state-dir", str(state)]
+    assert main([*args, *extra]) == 2
+    assert "GITHUB_ENV is not set" in capsys.readouterr().err
+    assert not list(state.glob("aws-*"))

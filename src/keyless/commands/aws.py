@@ -19,6 +19,7 @@ from keyless.commands.cloud import (
     PrivateFiles,
     add_identity_options,
     hand_off,
+    plan_hand_off,
     public,
     read_token,
     require,
@@ -139,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if not _PROFILE_NAME.match(args.profile):
         raise UsageError(f"--profile {args.profile!r} is not a valid profile name")
+    plan = plan_hand_off(args)
     token = read_token(args, args.audience)
     credentials = aws.exchange(token, options)
     logger.info(
@@ -175,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
             outputs += [public("AWS_REGION", region), public("AWS_DEFAULT_REGION", region)]
         return outputs
 
-    return hand_off(args, "aws", make_outputs)
+    return hand_off(plan, "aws", make_outputs)
 
 
 def credentials_file(profile: str, credentials: AwsCredentials) -> str:

@@ -16,6 +16,7 @@ from keyless.commands.cloud import (
     PrivateFiles,
     add_identity_options,
     hand_off,
+    plan_hand_off,
     public,
     read_token,
     require,
@@ -91,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         authority_host=args.authority_host,
     )
     azure.validate_options(options)
+    plan = plan_hand_off(args)
     token = read_token(args, args.audience)
     credentials = azure.exchange(token, options)
     logger.info("Entra ID: access token expires at %s", credentials.expiration.isoformat())
@@ -109,4 +111,4 @@ def run(args: argparse.Namespace) -> int:
             outputs.append(public("AZURE_AUTHORITY_HOST", azure.authority_host(options)))
         return outputs
 
-    return hand_off(args, "azure", make_outputs)
+    return hand_off(plan, "azure", make_outputs)

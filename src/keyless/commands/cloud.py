@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from keyless.commands.exporting import add_export_options, emit_settings, exec_command
 from keyless.commands.options import add_option
 from keyless.errors import UsageError
-from keyless.exchange.emit import FILE_KIND, Output, emit
+from keyless.exchange.emit import FILE_KIND, EmitSettings, Output, emit
 from keyless.exchange.state import State, private_subdir, state_dir, write_private
 from keyless.identity import IdentityToken, obtain_token
 from keyless.identity.options import add_token_options
@@ -111,38 +112,54 @@ class PrivateFiles:
 MakeOutputs = Callable[[PrivateFiles], list[Output]]
 
 
-def hand_off(args: argparse.Namespace, target: str, make_outputs: MakeOutputs) -> int:
+@dataclass(frozen=True)
+class HandOffPlan:
+    """The parsed output options, checked before the exchange so a typo fails fast."""
+
+    command: list[str] | None
+    settings: EmitSettings | None
+    directory: Path
+
+
+def plan_hand_off(args: argparse.Namespace) -> HandOffPlan:
+    """Parse --exec and the export options, and create the state folder."""
+    command = exec_command(args)
+    settings = emit_settings(args) if command is None else None
+    return HandOffPlan(command, settings, state_dir(args.state_dir))
+
+
+def hand_off(plan: HandOffPlan, target: str, make_outputs: MakeOutputs) -> int:
     """Write files and export outputs, or run the --exec command with them; return the code.
 
     `make_outputs` receives the private folder to write credentials files into and
-    returns the values to hand over.
+    returns the values to hand over. When writing or exporting fails, the folder is
+    removed again.
     """
     from keyless.exchange.execute import run_command
 
-    command = exec_command(args)
-    directory = state_dir(args.state_dir)
-    with State.open(directory) as state:
-        folder = private_subdir(directory, f"{target}-")
+    with State.open(plan.directory) as state:
+        folder = private_subdir(plan.directory, f"{target}-")
         entry = state.add(FILE_KIND, path=str(folder), directory=True)
         files = PrivateFiles(folder)
         try:
             outputs = make_outputs(files)
+            if plan.settings is not None:
+                emit(outputs, plan.settings, state)
         except BaseException:
             _remove_folder(state, entry)
             raise
         if not files.written:
             _remove_folder(state, entry)
-        if command is None:
-            emit(outputs, emit_settings(args), state)
-            return 0
+    if plan.command is None:
+        return 0
 
     def cleanup() -> None:
         if not files.written:
             return
-        with State.open(directory) as state:
+        with State.open(plan.directory) as state:
             _remove_folder(state, entry)
 
-    return run_command(command, outputs, on_exit=cleanup)
+    return run_command(plan.command, outputs, on_exit=cleanup)
 
 
 def _remove_folder(state: State, entry: dict[str, Any]) -> None:

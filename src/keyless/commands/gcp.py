@@ -20,6 +20,7 @@ from keyless.commands.cloud import (
     PrivateFiles,
     add_identity_options,
     hand_off,
+    plan_hand_off,
     public,
     read_token,
     require,
@@ -142,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
     )
     gcp.validate_options(options)
     audience = args.audience or gcp.token_audience(provider)
+    plan = plan_hand_off(args)
     token = read_token(args, audience)
     credentials = gcp.exchange(token, options)
     logger.info(
@@ -163,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
             public("CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE", str(path)),
         ]
 
-    return hand_off(args, "gcp", make_outputs)
+    return hand_off(plan, "gcp", make_outputs)
 
 
 def _credential_source(
