@@ -49,10 +49,6 @@ def sts_ok(access_token: str) -> dict[str, object]:
     }
 
 
-def token() -> object:
-    return identity_token(gcp.token_audience(PROVIDER))
-
-
 def test_federated_token_without_impersonation(mocked: responses.RequestsMock) -> None:
     federated = google_token()
     mocked.post(STS_TOKEN_URL, json=sts_ok(federated))
