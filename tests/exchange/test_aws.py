@@ -430,3 +430,21 @@ def test_chained_signature_verified_by_moto(tmp_path: Path) -> None:
         chained = aws.assume_role(session, first, CHAIN_ROLE, options(url, session_name="s2"))
     assert "SignatureDoesNotMatch" in caught.value.message
     assert chained.assumed_role_arn == "arn:aws:sts::210987654321:assumed-role/target/s2"
+
+
+def test_expired_token_shows_measured_skew(mocked: responses.RequestsMock) -> None:
+    mocked.post(
+        STS,
+        status=400,
+        body=sts_error("ExpiredTokenException", "Token expired: current date/time 2 must be 1"),
+    )
+    token = identity_token(aws.DEFAULT_AUDIENCE)
+    token.clock_skew = 412.4
+    token.clock_skew_source = "pipelines.actions.githubusercontent.com"
+    with pytest.raises(ExchangeError) as caught:
+        aws.exchange(token, options())
+    assert "now: " in caught.value.message
+    assert (
+        "this machine's clock runs +412 s ahead of pipelines.actions.githubusercontent.com's"
+        in caught.value.message
+    )

@@ -20,7 +20,13 @@ from urllib.parse import urlencode, urlsplit
 from keyless import http as shared_http
 from keyless.errors import UsageError
 from keyless.exchange import sigv4, transport
-from keyless.exchange.refusal import ExchangeError, TransientError, audiences, format_claims
+from keyless.exchange.refusal import (
+    ExchangeError,
+    TransientError,
+    audiences,
+    format_claims,
+    format_time_window,
+)
 from keyless.identity import issuers
 from keyless.identity.claims import platform_of
 from keyless.identity.token import IdentityToken
@@ -414,8 +420,7 @@ def explain_web_identity_error(
     if error.code == "ExpiredTokenException":
         return ExchangeError(
             f"AWS STS rejected the token as expired: {error.summary()}\n"
-            f"{format_claims(claims, ('iss', 'sub', 'iat', 'exp'))}\n"
-            f"  now: {int(datetime.now(timezone.utc).timestamp())}",
+            f"{format_time_window(token)}",
             hint="request the token right before the exchange, because CI tokens are "
             "short-lived, and check the runner's clock",
         )

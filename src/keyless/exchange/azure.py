@@ -14,7 +14,12 @@ from urllib.parse import quote, urlsplit
 from keyless import http as shared_http
 from keyless.errors import UsageError
 from keyless.exchange import transport
-from keyless.exchange.refusal import ExchangeError, TransientError, format_claims
+from keyless.exchange.refusal import (
+    ExchangeError,
+    TransientError,
+    format_claims,
+    format_time_window,
+)
 from keyless.identity.claims import format_value
 from keyless.identity.token import IdentityToken
 from keyless.logs import logger
@@ -196,11 +201,9 @@ def explain_error(
             hint=fix.format(**values),
         )
     if code == 700024:
-        now = int(datetime.now(timezone.utc).timestamp())
-        window = format_claims(claims, ("iss", "sub", "nbf", "iat", "exp"))
         return ExchangeError(
-            f"Entra ID: the token is outside its valid time window: {reason}\n{window}\n"
-            f"  now: {now}",
+            f"Entra ID: the token is outside its valid time window: {reason}\n"
+            f"{format_time_window(token)}",
             hint="request the token right before the exchange, and check the runner's clock.",
         )
     if code == 700016:
