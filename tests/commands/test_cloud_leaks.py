@@ -98,3 +98,14 @@ def test_azure_refusal_log_has_no_secret(
     assert code == 2
     check_no_leak(captured, [token])
     assert "AADSTS70021" in captured.err
+
+
+def test_public_values_stay_out_of_redaction(github_job: Path, moto_sts: str) -> None:
+    from keyless.secret import redact_text
+
+    path, _ = token_file(github_job, "sts.amazonaws.com")
+    profile = "keyless-public-profile"
+    args = ["aws", "--role-arn", ROLE, "--sts-endpoint", moto_sts, "--token-file", str(path)]
+    extra = ["--credentials", "profile", "--profile", profile, "--region", "eu-central-1"]
+    assert main([*args, *extra]) == 0
+    assert redact_text(f"profile {profile} in eu-central-1") == f"profile {profile} in eu-central-1"
