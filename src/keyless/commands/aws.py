@@ -31,7 +31,8 @@ from keyless.exchange.emit import Output
 from keyless.logs import logger
 
 if TYPE_CHECKING:
-    from keyless.exchange.aws import AwsCredentials
+    from keyless.exchange.aws import AwsCredentials, AwsOptions
+    from keyless.identity import IdentityToken
 
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9_.+@-]{1,64}$")
 
@@ -150,34 +151,49 @@ def run(args: argparse.Namespace) -> int:
     )
 
     def make_outputs(files: PrivateFiles) -> list[Output]:
-        outputs: list[Output] = []
-        if mode is Mode.ENV:
-            outputs += [
-                Output("AWS_ACCESS_KEY_ID", credentials.access_key_id),
-                Output("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key),
-                Output("AWS_SESSION_TOKEN", credentials.session_token),
-            ]
-        elif mode is Mode.PROFILE:
-            path = files.write("credentials", credentials_file(args.profile, credentials))
-            outputs += [
-                public("AWS_SHARED_CREDENTIALS_FILE", str(path)),
-                public("AWS_PROFILE", args.profile),
-            ]
-        else:
-            path = files.write("web-identity-token", token.raw.reveal())
-            warn_token_file_lifetime("AWS", token, path)
-            outputs += [
-                public("AWS_ROLE_ARN", options.role_arn),
-                public("AWS_WEB_IDENTITY_TOKEN_FILE", str(path)),
-                public("AWS_ROLE_SESSION_NAME", options.session_name),
-            ]
-            if options.sts_endpoint:
-                outputs.append(public("AWS_ENDPOINT_URL_STS", options.sts_endpoint))
-        if region:
-            outputs += [public("AWS_REGION", region), public("AWS_DEFAULT_REGION", region)]
-        return outputs
+        return outputs_for(mode, credentials, token, options, args.profile, files)
 
     return hand_off(plan, "aws", make_outputs)
+
+
+def outputs_for(
+    mode: Mode,
+    credentials: AwsCredentials,
+    token: IdentityToken,
+    options: AwsOptions,
+    profile: str,
+    files: PrivateFiles,
+) -> list[Output]:
+    """Return the values to hand over in `mode`, writing any file into `files`."""
+    outputs: list[Output] = []
+    if mode is Mode.ENV:
+        outputs += [
+            Output("AWS_ACCESS_KEY_ID", credentials.access_key_id),
+            Output("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key),
+            Output("AWS_SESSION_TOKEN", credentials.session_token),
+        ]
+    elif mode is Mode.PROFILE:
+        path = files.write("credentials", credentials_file(profile, credentials))
+        outputs += [
+            public("AWS_SHARED_CREDENTIALS_FILE", str(path)),
+            public("AWS_PROFILE", profile),
+        ]
+    else:
+        path = files.write("web-identity-token", token.raw.reveal())
+        warn_token_file_lifetime("AWS", token, path)
+        outputs += [
+            public("AWS_ROLE_ARN", options.role_arn),
+            public("AWS_WEB_IDENTITY_TOKEN_FILE", str(path)),
+            public("AWS_ROLE_SESSION_NAME", options.session_name),
+        ]
+        if options.sts_endpoint:
+            outputs.append(public("AWS_ENDPOINT_URL_STS", options.sts_endpoint))
+    if options.region:
+        outputs += [
+            public("AWS_REGION", options.region),
+            public("AWS_DEFAULT_REGION", options.region),
+        ]
+    return outputs
 
 
 def credentials_file(profile: str, credentials: AwsCredentials) -> str:
