@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from keyless.commands.cloud import (
     PrivateFiles,
-    add_identity_options,
+    add_exchange_options,
     hand_off,
     plan_hand_off,
     public,
@@ -110,7 +110,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="default",
         help="profile name for --credentials profile (default: default)",
     )
-    add_identity_options(parser, DEFAULT_AUDIENCE)
+    add_exchange_options(parser, DEFAULT_AUDIENCE)
 
 
 def run(args: argparse.Namespace) -> int:

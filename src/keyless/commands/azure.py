@@ -14,7 +14,7 @@ import enum
 
 from keyless.commands.cloud import (
     PrivateFiles,
-    add_identity_options,
+    add_exchange_options,
     hand_off,
     plan_hand_off,
     public,
@@ -77,7 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"{choices_help(modes)}: export the access token, or write the CI token to a "
         "file and export the workload identity variables for the SDKs (default: token)",
     )
-    add_identity_options(parser, AUDIENCE)
+    add_exchange_options(parser, AUDIENCE)
 
 
 def run(args: argparse.Namespace) -> int:

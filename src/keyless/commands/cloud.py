@@ -27,8 +27,8 @@ from keyless.logs import logger
 from keyless.secret import Secret
 
 
-def add_identity_options(parser: argparse.ArgumentParser, default_audience: str | None) -> None:
-    """Add the token source options, --audience, and the export options."""
+def add_exchange_options(parser: argparse.ArgumentParser, default_audience: str | None) -> None:
+    """Add the options every cloud command shares: token source, --audience, exports."""
     group = parser.add_argument_group("identity token")
     add_token_options(group)
     default_text = default_audience or "derived from the provider"

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from keyless.commands.cloud import (
     PrivateFiles,
-    add_identity_options,
+    add_exchange_options,
     hand_off,
     plan_hand_off,
     public,
@@ -113,7 +113,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"{choices_help(modes)}: export the access token, or write an external_account "
         "credentials file for the SDKs and gcloud (default: token)",
     )
-    add_identity_options(parser, None)
+    add_exchange_options(parser, None)
 
 
 def _split(values: list[str]) -> tuple[str, ...]:
