@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.support.jwts import claims_for, mint
+
+MASK = "::add-mask::"
 
 
 def token_file(directory: Path, audience: str, **claims: object) -> tuple[Path, str]:
@@ -39,10 +43,15 @@ def parse_github_env(text: str) -> dict[str, str]:
     return values
 
 
-def masked_values(stdout: str) -> list[str]:
-    """Return the values registered with ::add-mask:: on `stdout`, in order."""
-    return [
-        line.removeprefix("::add-mask::")
-        for line in stdout.splitlines()
-        if line.startswith("::add-mask::")
-    ]
+def masked_values(captured: pytest.CaptureResult[str]) -> list[str]:
+    """Return the values registered with ::add-mask:: on stdout or stderr.
+
+    The Actions runner reads workflow commands from both streams.
+    """
+    lines = captured.out.splitlines() + captured.err.splitlines()
+    return [line.removeprefix(MASK) for line in lines if line.startswith(MASK)]
+
+
+def without_masks(text: str) -> str:
+    """Return `text` without its ::add-mask:: lines, the only place a secret may appear."""
+    return "\n".join(line for line in text.splitlines() if not line.startswith(MASK))

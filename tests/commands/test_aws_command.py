@@ -57,7 +57,7 @@ def test_env_export_in_github(
     assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA")
     assert env["AWS_REGION"] == "eu-west-1"
     assert env["AWS_DEFAULT_REGION"] == "eu-west-1"
-    masked = masked_values(captured.out)
+    masked = masked_values(captured)
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         assert env[name] in masked, name
     assert token in masked

@@ -45,8 +45,8 @@ def test_access_token_masked(
     env = parse_github_env((github_job / "env").read_text())
     assert env["AZURE_ACCESS_TOKEN"] == access
     assert env["AZURE_CLIENT_ID"] == CLIENT
-    assert access in masked_values(captured.out)
-    assert CLIENT not in masked_values(captured.out)
+    assert access in masked_values(captured)
+    assert CLIENT not in masked_values(captured)
 
 
 def test_workload_identity_variables(

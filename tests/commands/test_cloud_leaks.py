@@ -9,7 +9,7 @@ import responses
 
 from keyless.cli import main
 from tests import fakes
-from tests.commands.helpers import masked_values, parse_github_env, token_file
+from tests.commands.helpers import masked_values, parse_github_env, token_file, without_masks
 
 PROVIDER = "projects/123456789012/locations/global/workloadIdentityPools/ci/providers/github"
 ACCOUNT = "deployer@my-project.iam.gserviceaccount.com"
@@ -19,12 +19,11 @@ ROLE = "arn:aws:iam::123456789012:role/deploy"
 
 
 def check_no_leak(captured: pytest.CaptureResult[str], secrets: list[str]) -> None:
-    masked = masked_values(captured.out)
-    unmasked_stdout = "\n".join(
-        line for line in captured.out.splitlines() if not line.startswith("::add-mask::")
-    )
+    masked = masked_values(captured)
+    unmasked_stdout = without_masks(captured.out)
+    unmasked_stderr = without_masks(captured.err)
     for secret in secrets:
-        assert secret not in captured.err
+        assert secret not in unmasked_stderr
         assert secret not in unmasked_stdout
         assert secret in masked, "every secret is masked in the job log"
 

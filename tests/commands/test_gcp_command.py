@@ -57,7 +57,7 @@ def test_access_token_masked_and_exported(
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert parse_github_env((github_job / "env").read_text())["GOOGLE_OAUTH_ACCESS_TOKEN"] == final
-    assert final in masked_values(captured.out)
+    assert final in masked_values(captured)
 
 
 def test_external_account_file_outside_workspace(
