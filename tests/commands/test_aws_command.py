@@ -254,13 +254,27 @@ def test_bad_export_fails_before_exchange(
     assert len(mocked.calls) == 0
 
 
+def test_missing_github_env_fails_before_exchange(
+    tmp_path: Path, mocked: responses.RequestsMock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = token_file(tmp_path, "sts.amazonaws.com")
+    state = tmp_path / "state"
+    args = ["aws", "--role-arn", ROLE, "--sts-endpoint", "http://127.0.0.1:9/sts"]
+    extra = ["--token-file", str(path), "--export", "github", "--state-dir", str(state)]
+    assert main([*args, *extra]) == 2
+    assert "GITHUB_ENV is not set" in capsys.readouterr().err
+    assert len(mocked.calls) == 0
+    assert not list(state.glob("aws-*"))
+
+
 def test_failed_export_removes_credentials_folder(
     tmp_path: Path, moto_sts: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path, _ = token_file(tmp_path, "sts.amazonaws.com")
     state = tmp_path / "state"
+    dotenv = tmp_path / "missing" / "keyless.env"
     args = ["aws", "--role-arn", ROLE, "--sts-endpoint", moto_sts, "--token-file", str(path)]
-    extra = ["--credentials", "profile", "--export", "github", "--state-dir", str(state)]
-    assert main([*args, *extra]) == 2
-    assert "GITHUB_ENV is not set" in capsys.readouterr().err
+    extra = ["--credentials", "profile", "--export", "gitlab", "--dotenv-file", str(dotenv)]
+    assert main([*args, *extra, "--state-dir", str(state)]) == 2
+    assert "cannot write" in capsys.readouterr().err
     assert not list(state.glob("aws-*"))

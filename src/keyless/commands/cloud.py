@@ -19,7 +19,7 @@ from typing import Any
 from keyless.commands.exporting import add_export_options, emit_settings, exec_command
 from keyless.commands.options import add_option
 from keyless.errors import UsageError
-from keyless.exchange.emit import FILE_KIND, EmitSettings, Output, emit
+from keyless.exchange.emit import FILE_KIND, EmitSettings, Output, emit, preflight
 from keyless.exchange.state import State, private_subdir, state_dir, write_private
 from keyless.identity import IdentityToken, obtain_token
 from keyless.identity.options import add_token_options
@@ -122,9 +122,11 @@ class HandOffPlan:
 
 
 def plan_hand_off(args: argparse.Namespace) -> HandOffPlan:
-    """Parse --exec and the export options, and create the state folder."""
+    """Parse --exec and the export options, check them, and create the state folder."""
     command = exec_command(args)
     settings = emit_settings(args) if command is None else None
+    if settings is not None:
+        preflight(settings)
     return HandOffPlan(command, settings, state_dir(args.state_dir))
 
 
