@@ -32,9 +32,9 @@ class Secret:
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, *, redact_in_logs: bool = True) -> None:
         self._value = value
-        if len(value) >= _MIN_REDACTED_LENGTH:
+        if redact_in_logs and len(value) >= _MIN_REDACTED_LENGTH:
             _registered.add(value)
 
     def reveal(self) -> str:

@@ -54,22 +54,11 @@ def read_token(args: argparse.Namespace, audience: str) -> IdentityToken:
     return obtain_token(audience, token_env=args.token_env, token_file=args.token_file)
 
 
-class _PublicValue(Secret):
-    """A value that is not secret but travels as an Output (a region, a path, a client ID).
-
-    Secret() registers every value for log redaction. For a word such as "default"
-    that would blank it out of every later log line, so this subclass skips it.
-    """
-
-    __slots__ = ()
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-
 def public(name: str, value: str) -> Output:
     """Return an output that is not a secret, neither masked nor redacted from logs."""
-    return Output(name, _PublicValue(value), masked=False)
+    # A word such as "default" or a region would otherwise be blanked out of every
+    # later log line by the redaction of Secret values.
+    return Output(name, Secret(value, redact_in_logs=False), masked=False)
 
 
 def token_lifetime(token: IdentityToken) -> int | None:
