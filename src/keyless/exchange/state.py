@@ -88,7 +88,12 @@ def runner_temp() -> Path:
 
 
 def _private_dir(path: Path) -> Path:
-    """Create `path` as 0700 if needed and check that only this user can use it."""
+    """Create `path` as 0700 if needed and check that only this user can use it.
+
+    An existing folder is never chmod-ed, since keyless may not have created it
+    (`--state-dir /tmp` must not take the sticky bit off /tmp): one that other
+    users can read, write or enter is rejected instead.
+    """
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = path.lstat()
@@ -99,8 +104,14 @@ def _private_dir(path: Path) -> Path:
             f"{path}: is not a folder owned by this user",
             hint="remove it, or pass --state-dir with a private folder",
         )
-    if stat.S_IMODE(info.st_mode) & 0o077:
-        path.chmod(0o700)
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        raise StateError(
+            f"{path}: other users can use this folder (mode {mode:04o}), so it cannot hold "
+            "the keyless state",
+            hint="pass --state-dir with a path that does not exist yet (keyless creates it "
+            "0700) or with a folder only you can use (chmod 700)",
+        )
     return path
 
 
