@@ -272,9 +272,23 @@ def test_failed_export_removes_credentials_folder(
 ) -> None:
     path, _ = token_file(tmp_path, "sts.amazonaws.com")
     state = tmp_path / "state"
-    dotenv = tmp_path / "missing" / "keyless.env"
+    # A folder where the dotenv file should be: the preflight passes, the write fails.
+    dotenv = tmp_path / "folder"
+    dotenv.mkdir()
     args = ["aws", "--role-arn", ROLE, "--sts-endpoint", moto_sts, "--token-file", str(path)]
     extra = ["--credentials", "profile", "--export", "gitlab", "--dotenv-file", str(dotenv)]
     assert main([*args, *extra, "--state-dir", str(state)]) == 2
     assert "cannot write" in capsys.readouterr().err
     assert not list(state.glob("aws-*"))
+
+
+def test_missing_dotenv_folder_fails_before_exchange(
+    tmp_path: Path, mocked: responses.RequestsMock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = token_file(tmp_path, "sts.amazonaws.com")
+    dotenv = tmp_path / "missing" / "keyless.env"
+    args = ["aws", "--role-arn", ROLE, "--sts-endpoint", "http://127.0.0.1:9"]
+    extra = ["--token-file", str(path), "--export", "gitlab", "--dotenv-file", str(dotenv)]
+    assert main([*args, *extra, "--state-dir", str(tmp_path / "state")]) == 2
+    assert "missing of --dotenv-file does not exist" in capsys.readouterr().err
+    assert len(mocked.calls) == 0

@@ -18,7 +18,8 @@ _EXPORTS = [export.value for export in Export]
 
 
 def add_export_options(parser: argparse.ArgumentParser) -> None:
-    """Add --export, --output, --dotenv-file, --files-dir, --state-dir and --exec."""
+    """Add --export, --output, --dotenv-file, --files-dir, --state-dir,
+    --allow-reserved-names and --exec."""
     group = parser.add_argument_group("output")
     add_option(
         group,
@@ -56,6 +57,13 @@ def add_export_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="folder of the record `keyless revoke` reads (default: keyless/ under "
         "RUNNER_TEMP on GitHub, beside the checkout on GitLab, else a private temp folder)",
+    )
+    add_option(
+        group,
+        "--allow-reserved-names",
+        action="store_true",
+        help="let values set names that steer programs or the CI runner, such as PATH, "
+        "LD_PRELOAD, BASH_ENV, PYTHON*, NODE_OPTIONS, GITHUB_* or CI_* (rejected by default)",
     )
     group.add_argument(
         "--exec",
@@ -97,6 +105,7 @@ def emit_settings(args: argparse.Namespace) -> EmitSettings:
         output=args.output,
         dotenv=args.dotenv_file,
         files_dir=args.files_dir,
+        allow_reserved_names=args.allow_reserved_names,
     )
 
 

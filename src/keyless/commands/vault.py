@@ -105,7 +105,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Log in, read the secrets, hand them over, and return the exit code."""
     from keyless.exchange import vault_run
-    from keyless.exchange.vault import Connection, parse_secret_specs
+    from keyless.exchange.vault import (
+        Connection,
+        check_connection,
+        check_request_names,
+        parse_secret_specs,
+    )
 
     if not args.url:
         raise UsageError(
@@ -113,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
             hint="pass --url https://vault.example.com:8200",
         )
     requests_ = parse_secret_specs(args.secret)
+    check_request_names(requests_, allow_reserved=args.allow_reserved_names)
     if not requests_ and not args.export_token:
         raise UsageError(
             "nothing to read: give at least one --secret, or --export-token",
@@ -130,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         client_key=args.client_key,
         tls_skip_verify=args.tls_skip_verify,
     )
+    check_connection(connection)
     plan = vault_run.Plan(
         connection=connection,
         mount=args.mount,
@@ -141,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
         export_token=args.export_token,
         retry_deadline=args.retry_deadline,
         state_dir=args.state_dir,
+        allow_reserved_names=args.allow_reserved_names,
     )
     command = exec_command(args)
     if command is not None:

@@ -86,5 +86,11 @@ def undo(state: State, entry_ids: set[str] | None = None) -> list[str]:
         except Error as exc:
             failures.append(exc.diagnostics())
             continue
+        except Exception as exc:
+            # A bug in one cleanup must not leave the other entries (a live token,
+            # say) undone; the entry stays recorded for the next `keyless revoke`.
+            logger.debug("cleanup of a %s entry failed", kind, exc_info=True)
+            failures.append(f"internal error while undoing a {kind} entry: {exc!r}")
+            continue
         state.remove(str(entry["id"]))
     return failures

@@ -8,8 +8,11 @@ with backoff. Any other failure is explained by keyless.exchange.vault_explain.
 from __future__ import annotations
 
 import json
+import os
 import re
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keyless.errors import Error
@@ -48,12 +51,16 @@ class Connection:
     timeout: float = 10.0
 
     def to_entry(self) -> dict[str, Any]:
+        """Return the fields a state entry records; file paths are made absolute.
+
+        `keyless revoke` may run from another working folder than `keyless vault`.
+        """
         return {
             "url": self.url,
             "namespace": self.namespace,
-            "ca_cert": self.ca_cert,
-            "client_cert": self.client_cert,
-            "client_key": self.client_key,
+            "ca_cert": _absolute(self.ca_cert),
+            "client_cert": _absolute(self.client_cert),
+            "client_key": _absolute(self.client_key),
             "tls_skip_verify": self.tls_skip_verify,
         }
 
@@ -67,6 +74,36 @@ class Connection:
             client_key=entry.get("client_key"),
             tls_skip_verify=bool(entry.get("tls_skip_verify")),
         )
+
+
+def _absolute(path: str | None) -> str | None:
+    return os.path.abspath(path) if path else None
+
+
+def check_connection(connection: Connection) -> None:
+    """Raise VaultError for an address or TLS file that cannot work, before any request."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(connection.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise VaultError(
+            f"--url {connection.url!r} is not an http:// or https:// address",
+            hint="pass the address with its scheme, such as https://vault.example.com:8200",
+        )
+    if parts.path.rstrip("/").endswith("/v1"):
+        raise VaultError(
+            f"--url {connection.url!r} ends in /v1, which keyless adds to every request",
+            hint=f"pass the address without it: {connection.url.rstrip('/')[: -len('/v1')]}",
+        )
+    for option, path in (
+        ("--ca-cert (VAULT_CACERT)", connection.ca_cert),
+        ("--client-cert (VAULT_CLIENT_CERT)", connection.client_cert),
+        ("--client-key (VAULT_CLIENT_KEY)", connection.client_key),
+    ):
+        if path and not Path(path).exists():
+            raise VaultError(
+                f"{option} {path}: no such file", hint="pass the path of an existing PEM file"
+            )
 
 
 @dataclass(frozen=True)
@@ -118,21 +155,43 @@ def parse_secret_specs(values: list[str]) -> list[SecretRequest]:
     return requests_
 
 
+_SPEC_FORMS = (
+    "write 'PATH KEY | NAME' for one key, 'PATH KEY' to name it after the key, or "
+    "'PATH | PREFIX_' for every key, each named PREFIX_ + KEY"
+)
+
+
 def _parse_spec(spec: str) -> SecretRequest:
     match = _SPEC.match(spec)
     if match is None:
-        raise VaultError(
-            f"--secret {spec!r} is invalid",
-            hint="write 'PATH KEY | NAME' for one key, or 'PATH | PREFIX_' for every key",
-        )
+        raise VaultError(f"--secret {spec!r} is invalid", hint=_SPEC_FORMS)
     path = match["path"].strip("/")
     key = match["key"]
     name = match["name"]
+    if key is None and name is None:
+        raise VaultError(
+            f"--secret {spec!r} names a path but no key and no name prefix", hint=_SPEC_FORMS
+        )
     if key in (None, "*"):
-        return SecretRequest(path=path, key=None, name=name or "", spec=spec)
+        if not name:
+            # Without a prefix, the secret's keys alone would choose the variable names,
+            # so whoever can write the secret could set PATH or LD_PRELOAD.
+            raise VaultError(
+                f"--secret {spec!r} reads every key of {path}, but gives no name prefix",
+                hint=f"add a prefix, such as '{path} | APP_'",
+            )
+        return SecretRequest(path=path, key=None, name=name, spec=spec)
     if not name:
         name = env_name(key)
     return SecretRequest(path=path, key=key, name=name, spec=spec)
+
+
+def check_request_names(requests_: list[SecretRequest], *, allow_reserved: bool) -> None:
+    """Raise EmitError for a --secret whose name, or name prefix, is invalid or reserved."""
+    from keyless.exchange.emit import check_name
+
+    for request in requests_:
+        check_name(request.name, allow_reserved=allow_reserved)
 
 
 def env_name(key: str) -> str:
@@ -195,15 +254,30 @@ class VaultClient:
         """
         import requests
 
+        started = time.monotonic()
+
         def attempt() -> requests.Response:
+            # Each attempt waits at most until the deadline (but at least a second), so
+            # a server that accepts the connection and never answers cannot outlast it.
+            remaining = self.backoff.deadline - (time.monotonic() - started)
+            timeout = min(self.connection.timeout, max(remaining, 1.0))
             try:
                 response: requests.Response = self.adapter.request(
-                    method, f"/v1/{path}", json=payload
+                    method, f"/v1/{path}", json=payload, timeout=timeout
                 )
             except requests.exceptions.SSLError as exc:
                 raise _tls_error(self.connection, exc) from exc
             except (requests.ConnectionError, requests.Timeout) as exc:
                 raise Retryable(f"cannot reach {self.connection.url}: {_reason(exc)}") from exc
+            except requests.RequestException as exc:
+                raise VaultError(f"Vault: request to {self.connection.url} failed: {exc}") from exc
+            except OSError as exc:
+                # requests raises a bare OSError for a CA bundle or client certificate
+                # it cannot load.
+                raise VaultError(
+                    f"Vault: cannot use the TLS files for {self.connection.url}: {exc}",
+                    hint="check --ca-cert, --client-cert and --client-key",
+                ) from exc
             if response.status_code in _RETRY_STATUSES or response.status_code >= 500:
                 raise Retryable(
                     f"HTTP {response.status_code} {_first_error(response)}".rstrip(), response
@@ -252,7 +326,7 @@ class VaultClient:
             ttl=int(auth.get("lease_duration") or 0),
         )
 
-    def mount_of(self, path: str) -> Mount:
+    def mount_of(self, path: str, login: Login | None = None) -> Mount:
         """Return the secrets engine mounted at the start of `path`, as the Vault CLI finds it.
 
         The first call lists the mounts the token can see, in one request. A path
@@ -267,7 +341,7 @@ class VaultClient:
             "GET", f"sys/internal/ui/mounts/{path}", describe=f"find the mount of {path}"
         )
         if response.status_code != 200:
-            raise _read_error(path, path, response)
+            raise _read_error(path, None, response, login)
         mount = _mount_from(_json(response).get("data") or {}, str(path))
         self._mounts[mount.path] = mount
         return mount
@@ -290,11 +364,13 @@ class VaultClient:
         (`secret/data/app`) is accepted too. A lease, when the engine returns one,
         is added to `login.leases` so revoking the token is known to revoke it.
         """
-        mount = self.mount_of(request.path)
+        mount = self.mount_of(request.path, login)
         api_path = api_path_for(request.path, mount)
         # TODO: engines that issue on write with parameters (pki/issue/ROLE with a
         # common_name, ssh/creds/ROLE with an ip) need a POST; only GET reads work.
         response = self.request("GET", api_path, describe=f"read {request.path}")
+        if response.status_code == 404 and mount.kv_version == 2:
+            _raise_if_deleted(request.path, response)
         if response.status_code != 200:
             raise _read_error(request.path, api_path, response, login)
         body = _json(response)
@@ -423,6 +499,14 @@ def _reason(exc: Exception) -> str:
 
 def _tls_error(connection: Connection, exc: Exception) -> VaultError:
     text = str(exc).lower()
+    if "wrong version number" in text or "record layer failure" in text:
+        # OpenSSL's reading of a plain HTTP answer to its TLS ClientHello.
+        plain = connection.url.replace("https://", "http://", 1)
+        return VaultError(
+            f"Vault: {connection.url} does not speak TLS (it answered the TLS handshake "
+            "with something else, most likely plain HTTP)",
+            hint=f"if the listener has TLS disabled, use {plain}; otherwise check the port",
+        )
     if "certificate required" in text or "bad certificate" in text or "unknown ca" in text:
         sent = "the client certificate it was sent" if connection.client_cert else "no client one"
         return VaultError(
@@ -446,9 +530,33 @@ def _tls_error(connection: Connection, exc: Exception) -> VaultError:
     )
 
 
+def _raise_if_deleted(path: str, response: requests.Response) -> None:
+    """Raise VaultError when a KV v2 404 is for a deleted or destroyed latest version.
+
+    Vault then answers 404 with the version's metadata, where `deletion_time` is set
+    (or `destroyed` is true).
+    """
+    metadata = (_json(response).get("data") or {}).get("metadata") or {}
+    if not isinstance(metadata, dict):
+        return
+    version = metadata.get("version", "?")
+    if metadata.get("destroyed"):
+        raise VaultError(
+            f"Vault: the latest version ({version}) of {path} was destroyed",
+            hint="write a new version of the secret",
+        )
+    if metadata.get("deletion_time"):
+        raise VaultError(
+            f"Vault: the latest version ({version}) of {path} was deleted at "
+            f"{metadata['deletion_time']}",
+            hint=f"undelete it with `vault kv undelete -versions={version} {path}`, or "
+            "write a new version",
+        )
+
+
 def _read_error(
     path: str,
-    api_path: str,
+    api_path: str | None,
     response: requests.Response,
     login: Login | None = None,
 ) -> VaultError:

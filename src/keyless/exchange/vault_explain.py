@@ -165,11 +165,22 @@ def _explain_setup(
 
 
 def explain_read(
-    path: str, api_path: str, status: int, message: str, login: Login | None
+    path: str, api_path: str | None, status: int, message: str, login: Login | None
 ) -> VaultError:
-    """Return the error for a failed read of `path` (sent as `api_path`)."""
+    """Return the error for a failed read of `path` (sent as `api_path`).
+
+    `api_path` is None when the mount of `path` could not be looked up, so whether
+    it is a KV v2 mount (whose API paths contain `data/`) is unknown.
+    """
     if status == 403:
         policies = ", ".join(login.policies) if login and login.policies else "unknown"
+        if api_path is None:
+            return VaultError(
+                f"Vault: permission denied reading {path}: the token's policies ({policies}) "
+                f"grant nothing under it, not even a look-up of its mount",
+                hint=f"add {_kv_stanzas(path)} to a policy of the role, or fix the path "
+                "in --secret",
+            )
         return VaultError(
             f"Vault: permission denied reading {path}: the token's policies ({policies}) "
             f'do not grant "read" on {api_path}',
@@ -177,12 +188,24 @@ def explain_read(
             "role, or fix the path in --secret",
         )
     if status == 404:
+        read_as = f" (read as {api_path})" if api_path else ""
         return VaultError(
-            f"Vault: no secret at {path} (read as {api_path})",
+            f"Vault: no secret at {path}{read_as}",
             hint="check the path; KV v2 paths are written as the Vault CLI writes them "
             "(secret/app), and the API form (secret/data/app) works too",
         )
     return VaultError(f"Vault: reading {path} failed: HTTP {status} {message}".rstrip())
+
+
+def _kv_stanzas(path: str) -> str:
+    """Return the policy stanzas that grant reading `path` on a KV v2 or a KV v1 mount."""
+    mount, _, rest = path.partition("/")
+    if rest.startswith("data/"):
+        return f'path "{path}" {{ capabilities = ["read"] }}'
+    return (
+        f'path "{mount}/data/{rest}" {{ capabilities = ["read"] }} for a KV v2 mount '
+        f'(path "{path}" for KV v1 or another engine)'
+    )
 
 
 def _audiences(claims: dict[str, Any]) -> str:

@@ -35,6 +35,7 @@ class Plan:
     export_token: bool = False
     retry_deadline: float = 60.0
     state_dir: str | None = None
+    allow_reserved_names: bool = False
 
 
 def fetch(plan: Plan, state: State) -> tuple[list[Output], str]:
@@ -85,7 +86,7 @@ def fetch(plan: Plan, state: State) -> tuple[list[Output], str]:
                 entry["leases"] = [lease.reveal() for lease in login.leases]
             if plan.export_token:
                 outputs.append(Output("VAULT_TOKEN", login.token))
-            check_names(outputs)
+            check_names(outputs, allow_reserved=plan.allow_reserved_names)
         except Error:
             _revoke_now(client, state, str(entry["id"]))
             raise
@@ -106,11 +107,26 @@ def _revoke_now(client: VaultClient, state: State, entry_id: str) -> None:
 
 
 def run_export(plan: Plan, settings: EmitSettings) -> None:
-    """Fetch the values and write them to the exports in `settings`."""
+    """Fetch the values and write them to the exports in `settings`.
+
+    When writing fails, the token is revoked at once and what was written is
+    undone, as after a failed read: the job cannot use values it never got.
+    """
+    from keyless.exchange.cleanup import undo
+
     preflight(settings)
     with State.open(state_dir(plan.state_dir)) as state:
-        outputs, _ = fetch(plan, state)
-        emit(outputs, settings, state)
+        outputs, entry_id = fetch(plan, state)
+        recorded = {str(entry["id"]) for entry in state.entries}
+        try:
+            emit(outputs, settings, state)
+        except Exception:
+            written = {str(e["id"]) for e in state.entries if str(e["id"]) not in recorded}
+            for failure in undo(state, written | {entry_id}):
+                logger.warning("%s", failure)
+            if all(str(entry["id"]) != entry_id for entry in state.entries):
+                logger.info("Vault: revoked the token, since the values could not be handed over")
+            raise
 
 
 def run_exec(plan: Plan, command: Sequence[str]) -> int:
@@ -127,4 +143,6 @@ def run_exec(plan: Plan, command: Sequence[str]) -> int:
             for failure in undo(state, {entry_id}):
                 logger.warning("%s", failure)
 
-    return run_command(command, outputs, on_exit=revoke)
+    return run_command(
+        command, outputs, on_exit=revoke, allow_reserved_names=plan.allow_reserved_names
+    )
