@@ -11,8 +11,10 @@ from typing import Any
 
 from keyless.errors import UsageError
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+# Go's strconv.ParseBool values (as Vault reads VAULT_SKIP_VERIFY), compared in
+# lower case, plus yes/no and on/off.
+_TRUE = {"1", "t", "true", "yes", "on"}
+_FALSE = {"0", "f", "false", "no", "off", ""}
 
 
 def env_name(flag: str) -> str:
@@ -29,8 +31,9 @@ def add_option(
     """Add an option whose default comes from an environment variable when it is set.
 
     The variable defaults to KEYLESS_<LONG_FLAG>. Flags with `action="store_true"`
-    read 1/true/yes/on and 0/false/no/off. Repeatable options (`action="append"`)
-    split the variable on newlines, as CI inputs are written.
+    read 1/t/true/yes/on and 0/f/false/no/off. Repeatable options (`action="append"`)
+    split the variable on newlines, as CI inputs are written, and values given on
+    the command line replace that default instead of adding to it.
     """
     long_flag = next(f for f in flags if f.startswith("--"))
     variable = env or env_name(long_flag)
@@ -44,6 +47,8 @@ def add_option(
             default = InvalidEnvironment(exc)
         if default is not _UNSET:
             kwargs["default"] = default
+    if kwargs.get("action") == "append":
+        kwargs["action"] = _AppendReplacingDefault
     help_text = kwargs.get("help")
     if help_text is not None and help_text is not argparse.SUPPRESS:
         kwargs["help"] = f"{help_text} (env: {variable})"
@@ -51,6 +56,25 @@ def add_option(
 
 
 _UNSET = object()
+
+
+class _AppendReplacingDefault(argparse._AppendAction):
+    """`action="append"` whose first command-line value replaces the default list.
+
+    argparse's own append action adds to the default, so an environment default
+    and the command line would both apply.
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if getattr(namespace, self.dest, None) is self.default:
+            setattr(namespace, self.dest, [])
+        super().__call__(parser, namespace, values, option_string)
 
 
 class InvalidEnvironment:
