@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import requests
 from keyless.errors import ExitCode
 from keyless.exchange.state import State
 from tests import fakes
-from tests.exchange.conftest import AUDIENCE, Vault
+from tests.exchange.conftest import AUDIENCE, Vault, make_signer
 from tests.exchange.test_vault import (
     assert_no_leak,
     keyless,
@@ -21,6 +23,7 @@ from tests.exchange.test_vault import (
     lookup_self,
     recorded_tokens,
 )
+from tests.support.jwks import JWKSServer
 
 NAMES_POLICY = 'path "secret/data/names" { capabilities = ["read"] }'
 
@@ -361,3 +364,120 @@ def test_permission_denied_unlisted_mount_uses_data_path(
     assert 'path "hidden/data/app"' in result.err
     assert "policies (app-read, default)" in result.err
     assert_no_leak([result.out, result.err], vault.values.values())
+
+
+def failed_login(
+    vault: Vault,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    token: str,
+    *extra: str,
+    role: str = "ci",
+    url: str | None = None,
+) -> str:
+    token_file = tmp_path / "id-token"
+    token_file.write_text(token)
+    args = with_role(
+        login_args(vault, token_file, tmp_path / "s", "--secret", "kv1/app password", *extra),
+        role,
+    )
+    if url is not None:
+        args[args.index("--url") + 1] = url
+    result = keyless(capsys, *args)
+    assert result.code == ExitCode.USAGE, result.err
+    assert "Traceback" not in result.err
+    return result.err
+
+
+def test_discovery_unreachable_explained(
+    vault: Vault, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    signer = make_signer("discovery-key")
+    jwks = JWKSServer([(signer.key, signer.kid)])
+    mount = "discovery-gone"
+    try:
+        vault.server.write(f"sys/auth/{mount}", type="jwt")
+        vault.server.write(
+            f"auth/{mount}/config", oidc_discovery_url=jwks.issuer, bound_issuer=jwks.issuer
+        )
+        vault.server.write(
+            f"auth/{mount}/role/ci",
+            role_type="jwt",
+            user_claim="sub",
+            bound_audiences=[AUDIENCE],
+            token_policies=["app-read"],
+        )
+    finally:
+        jwks.stop()
+    # OpenBao builds the validator at the first login, and then fetches the discovery
+    # document, which is gone.
+    err = failed_login(vault, tmp_path, capsys, signer.mint(iss=jwks.issuer), "--mount", mount)
+    assert f"Vault cannot fetch the issuer's signing keys (JWKS) for auth/{mount}" in err
+    assert "keyset configuration error" in err
+    assert "jwks_url or oidc_discovery_url" in err
+
+
+def test_iat_in_future_is_clock_problem(
+    vault: Vault, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = vault.signer.mint(iat=int(time.time()) + 3600)
+    err = failed_login(vault, tmp_path, capsys, token)
+    assert "the token was issued in the future (iat" in err
+    assert "Vault's clock is behind the issuer's" in err
+    assert "clock_skew_leeway" in err
+
+
+def test_bound_subject_mismatch_named(
+    vault: Vault, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = vault.signer.mint(aud=None, sub="repo:fork/app:ref:refs/heads/main")
+    err = failed_login(vault, tmp_path, capsys, token, role="no-audience")
+    assert "sub 'repo:fork/app:ref:refs/heads/main' is not the bound_subject" in err
+    assert "auth/jwt/role/no-audience" in err
+
+
+def test_unknown_namespace_points_at_namespace(
+    vault: Vault, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = failed_login(vault, tmp_path, capsys, vault.signer.mint(), "--namespace", "nope")
+    assert "the namespace given with --namespace does not exist" in err
+    assert "bound claims" not in err
+
+
+def test_url_not_vault_points_at_url(
+    vault: Vault, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The test issuer answers POST with 501, as many web servers do.
+    err = failed_login(vault, tmp_path, capsys, vault.signer.mint(), url=vault.issuer.url)
+    assert "may not point at a Vault server" in err
+    assert "check --url (VAULT_ADDR)" in err
+    assert "retry" not in err
+
+
+def test_https_to_plain_listener_explained(
+    vault: Vault, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = vault.url.replace("http://", "https://")
+    err = failed_login(vault, tmp_path, capsys, vault.signer.mint(), url=url)
+    assert f"{url} does not speak TLS" in err
+    assert f"use {vault.url}" in err
+
+
+def test_retry_deadline_bounds_silent_server(
+    vault: Vault, token_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A listener that accepts connections and never answers.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        args = login_args(vault, token_file, tmp_path / "s", "--secret", "kv1/app password")
+        args[args.index("--url") + 1] = url
+        args[args.index("--retry-deadline") + 1] = "1.5"
+        started = time.monotonic()
+        result = keyless(capsys, *args)
+        elapsed = time.monotonic() - started
+    assert result.code == ExitCode.USAGE
+    assert "timed out" in result.err
+    # The per-request timeout is 10 s; bounded by the deadline, the run ends well before.
+    assert elapsed < 6

@@ -15,9 +15,15 @@ from typing import Any
 
 from jwt.algorithms import RSAAlgorithm
 
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+
 
 class JWKSServer:
-    """Serve the public keys of the given signers as a JWKS at `url`, until stopped."""
+    """Serve the public keys of the given signers as a JWKS at `url`, until stopped.
+
+    The OIDC discovery document is served too, at `issuer` + DISCOVERY_PATH, naming
+    `issuer` and `url`, for Vault's `oidc_discovery_url`.
+    """
 
     def __init__(self, keys: list[tuple[Any, str]]) -> None:
         entries = []
@@ -26,22 +32,33 @@ class JWKSServer:
             entry.update(kid=kid, use="sig", alg="RS256")
             entries.append(entry)
         body = json.dumps({"keys": entries}).encode()
+        server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                content = server.discovery() if self.path == DISCOVERY_PATH else body
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(content)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks"
+        self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"{self.issuer}/jwks"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def discovery(self) -> bytes:
+        document = {
+            "issuer": self.issuer,
+            "jwks_uri": self.url,
+            "id_token_signing_alg_values_supported": ["RS256"],
+        }
+        return json.dumps(document).encode()
 
     def stop(self) -> None:
         self.server.shutdown()

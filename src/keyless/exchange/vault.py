@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 TOKEN_KIND = "vault-token"  # noqa: S105 - a state entry kind, not a credential
 
 # Statuses worth another attempt: 412 (a performance standby has not caught up
-# yet), 429 (rate limited) and every 5xx.
+# yet), 429 (rate limited) and every 5xx but 501 (Not Implemented, which a server
+# that is not Vault returns and will return again).
 _RETRY_STATUSES = {412, 429}
 
 
@@ -278,7 +279,8 @@ class VaultClient:
                     f"Vault: cannot use the TLS files for {self.connection.url}: {exc}",
                     hint="check --ca-cert, --client-cert and --client-key",
                 ) from exc
-            if response.status_code in _RETRY_STATUSES or response.status_code >= 500:
+            status = response.status_code
+            if status in _RETRY_STATUSES or (status >= 500 and status != 501):
                 raise Retryable(
                     f"HTTP {response.status_code} {_first_error(response)}".rstrip(), response
                 )

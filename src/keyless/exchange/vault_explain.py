@@ -25,6 +25,12 @@ _BOUND_CLAIM = re.compile(r'claim "(?P<claim>[^"]+)" does not match any associat
 _MISSING_CLAIM = re.compile(r'claim "(?P<claim>[^"]+)" is missing')
 _USER_CLAIM = re.compile(r'claim "(?P<claim>[^"]+)" not found in token')
 _ROLE_NOT_FOUND = re.compile(r'role "(?P<role>[^"]*)" could not be found')
+# Vault failing to reach the issuer: the JWKS at login ("fetching keys", "get keys
+# failed") or the discovery document when it builds the validator (OpenBao 2.7.2:
+# "error configuring token validator: keyset configuration error: Get ...").
+_JWKS_FAILURES = re.compile(
+    r"fetching keys|get keys failed|keyset configuration error|error configuring token validator"
+)
 
 
 def format_claim(claims: dict[str, Any], name: str) -> str:
@@ -116,6 +122,24 @@ def _explain_claims(
             "allows some skew)"
         )
         return summary, hint, ()
+    if "issued in the future" in message or "invalid issued at" in message:
+        summary = (
+            f"Vault: the token was issued in the future (iat {format_claim(claims, 'iat')}) "
+            "by Vault's clock, so Vault's clock is behind the issuer's"
+        )
+        hint = "synchronise the clocks (NTP), or raise the role's clock_skew_leeway"
+        return summary, hint, ()
+    if "invalid subject" in message:
+        summary = (
+            f"Vault: the token's sub {format_claim(claims, 'sub')!r} is not the bound_subject "
+            f"of {role_text}"
+        )
+        hint = (
+            "run the job from the context the role's bound_subject names, or fix "
+            f"bound_subject on {where}/role/{role or 'ROLE'} (bound_claims can match sub "
+            "with globs)"
+        )
+        return summary, hint, ()
     if "not yet valid" in message:
         summary = (
             f"Vault: the token is not valid yet (nbf {format_claim(claims, 'nbf')}), so "
@@ -140,7 +164,19 @@ def _explain_setup(
     elif message == "missing role":
         summary = f"Vault: no --role given and {where} has no default_role"
         hint = f"pass --role, or set default_role in {where}/config"
-    elif "fetching keys" in message or "get keys failed" in message:
+    elif "namespace not found" in message:
+        summary = f"Vault: the namespace given with --namespace does not exist ({message})"
+        hint = "check --namespace (VAULT_NAMESPACE); nested namespaces are written as a/b"
+    elif status in (404, 405, 501) or (status >= 400 and not message):
+        summary = (
+            f"Vault: login at {where} failed with HTTP {status} and no Vault error, so --url "
+            "may not point at a Vault server"
+        )
+        hint = (
+            "check --url (VAULT_ADDR): give the server's address without /v1, such as "
+            "https://vault.example.com:8200, and check --mount"
+        )
+    elif _JWKS_FAILURES.search(message):
         summary = f"Vault cannot fetch the issuer's signing keys (JWKS) for {where}: {message}"
         hint = (
             "Vault itself must reach jwks_url or oidc_discovery_url of "
