@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import stat
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +25,7 @@ from tests.exchange.test_vault import (
     lookup_self,
     recorded_tokens,
 )
+from tests.support import openbao
 from tests.support.jwks import JWKSServer
 
 NAMES_POLICY = 'path "secret/data/names" { capabilities = ["read"] }'
@@ -447,7 +450,7 @@ def test_unknown_namespace_points_at_namespace(
 def test_url_not_vault_points_at_url(
     vault: Vault, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The test issuer answers POST with 501, as many web servers do.
+    # The test issuer returns 501 for POST, as many web servers do.
     err = failed_login(vault, tmp_path, capsys, vault.signer.mint(), url=vault.issuer.url)
     assert "may not point at a Vault server" in err
     assert "check --url (VAULT_ADDR)" in err
@@ -466,7 +469,7 @@ def test_https_to_plain_listener_explained(
 def test_retry_deadline_bounds_silent_server(
     vault: Vault, token_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # A listener that accepts connections and never answers.
+    # A listener that accepts connections and never responds.
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
@@ -481,3 +484,28 @@ def test_retry_deadline_bounds_silent_server(
     assert "timed out" in result.err
     # The per-request timeout is 10 s; bounded by the deadline, the run ends well before.
     assert elapsed < 6
+
+
+def test_docs_role_example_accepted_by_bao(vault: Vault, tmp_path: Path) -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "vault.md").read_text()
+    start = docs.index("vault write auth/jwt/role/deploy - <<'EOF'\n")
+    body = docs[docs.index("\n", start) + 1 : docs.index("\nEOF\n", start)]
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "BAO_ADDR": vault.url,
+        "BAO_TOKEN": vault.server.root_token,
+    }
+    process = subprocess.run(
+        [openbao.bao_binary(), "write", "auth/jwt/role/docs-example", "-"],
+        input=body,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr
+    role = vault.server.read("auth/jwt/role/docs-example")["data"]
+    assert role["bound_claims"] == json.loads(body)["bound_claims"]
+    assert role["bound_audiences"] == ["https://vault.example.com"]

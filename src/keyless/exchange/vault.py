@@ -502,7 +502,7 @@ def _reason(exc: Exception) -> str:
 def _tls_error(connection: Connection, exc: Exception) -> VaultError:
     text = str(exc).lower()
     if "wrong version number" in text or "record layer failure" in text:
-        # OpenSSL's reading of a plain HTTP answer to its TLS ClientHello.
+        # OpenSSL reports this when a plain HTTP response arrives in place of a TLS ServerHello.
         plain = connection.url.replace("https://", "http://", 1)
         return VaultError(
             f"Vault: {connection.url} does not speak TLS (it answered the TLS handshake "
@@ -535,7 +535,7 @@ def _tls_error(connection: Connection, exc: Exception) -> VaultError:
 def _raise_if_deleted(path: str, response: requests.Response) -> None:
     """Raise VaultError when a KV v2 404 is for a deleted or destroyed latest version.
 
-    Vault then answers 404 with the version's metadata, where `deletion_time` is set
+    Vault then returns 404 with the version's metadata, where `deletion_time` is set
     (or `destroyed` is true).
     """
     metadata = (_json(response).get("data") or {}).get("metadata") or {}
