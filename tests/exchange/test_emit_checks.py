@@ -114,6 +114,7 @@ def test_dotenv_in_workspace_allowed_on_gitlab(
         "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE",
         "AZURE_FEDERATED_TOKEN_FILE",
         "VAULT_TOKEN",
+        "NODE_AUTH_TOKEN",
         "DB_PASSWORD",
     ],
 )

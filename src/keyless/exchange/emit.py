@@ -60,6 +60,8 @@ _RESERVED_NAMES = frozenset(
         "PROMPT_COMMAND", "PS4", "SHELLOPTS", "BASHOPTS", "TMPDIR", "CI",
         "PERL5OPT", "PERL5LIB", "PERLLIB", "RUBYOPT", "RUBYLIB", "GEM_HOME", "GEM_PATH",
         "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH",
+        "MAVEN_OPTS", "GRADLE_OPTS", "ZDOTDIR",
+        "NODE_OPTIONS", "NODE_PATH", "NODE_EXTRA_CA_CERTS", "NODE_TLS_REJECT_UNAUTHORIZED",
         "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
         "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
         "EDITOR", "VISUAL", "PAGER",
@@ -70,8 +72,7 @@ _RESERVED_PREFIXES = (
     "DYLD_",  # the macOS dynamic loader
     "BASH_FUNC_",  # exported bash functions
     "PYTHON",  # PYTHONPATH, PYTHONSTARTUP, PYTHONHOME, ...
-    "NODE_",  # NODE_OPTIONS, NODE_PATH
-    "NPM_CONFIG_",  # npm_config_script_shell and friends
+    "NPM_CONFIG_",  # every npm setting, such as npm_config_script_shell
     "GIT_",  # GIT_SSH_COMMAND, GIT_CONFIG_*, GIT_EXEC_PATH
     "GITHUB_",  # GitHub Actions' own variables and files
     "RUNNER_",

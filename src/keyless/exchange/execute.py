@@ -15,7 +15,8 @@ from keyless.errors import Error
 from keyless.exchange.emit import Output, check_names, mask
 from keyless.logs import logger
 
-# Signals a CI runner or a user sends to stop a job; each is passed on to the command.
+# Signals a CI runner or a user sends to stop a job, passed on to the command as
+# `_signals_to_forward` decides.
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 # Signals a terminal sends to its whole foreground process group, the command included.
 _FROM_TERMINAL = (signal.SIGINT, signal.SIGQUIT)
@@ -101,11 +102,11 @@ def _in_terminal_foreground() -> bool:
 
 
 def _signals_to_forward() -> tuple[signal.Signals, ...]:
-    """Return the signals to pass on: SIGINT and SIGQUIT only when no terminal sent them.
+    """Return the signals to pass on: all of _FORWARDED, or without SIGINT and SIGQUIT.
 
     With a terminal in the foreground, Ctrl-C reaches the command directly, and
     forwarding it as well would deliver it twice. A SIGINT sent to keyless alone
-    (`kill -INT PID`) then does not reach the command; SIGTERM stops both.
+    (`kill -INT PID`) then does not reach the command, but SIGTERM always does.
     """
     if _in_terminal_foreground():
         return tuple(signum for signum in _FORWARDED if signum not in _FROM_TERMINAL)
