@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ _PATTERN = re.compile(
 
 _MIN_ENTROPY_QUOTED = 3.0
 _MIN_ENTROPY_BARE = 3.5
+_BARE_ENTROPY_RATIO = 0.85
 _HIGH_ENTROPY = 4.0
 
 
@@ -77,6 +79,9 @@ def _judge(value: str, *, quoted: bool) -> Confidence | None:
         return (
             Confidence.HIGH if entropy >= _HIGH_ENTROPY and len(value) >= 20 else Confidence.MEDIUM
         )
-    if entropy < _MIN_ENTROPY_BARE or not any(c.isdigit() for c in value):
+    # A short value cannot reach a fixed threshold: 12 distinct characters give at most
+    # log2(12) = 3.58 bits. Scale the bar down with the length so short random values count.
+    threshold = min(_MIN_ENTROPY_BARE, _BARE_ENTROPY_RATIO * math.log2(len(value)))
+    if entropy < threshold or not any(c.isdigit() for c in value):
         return None
     return Confidence.LOW

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from keyless.findings import Confidence, Rule, Severity
 from keyless.scan.detectors.base import Match
 from keyless.scan.detectors.patterns import ROTATE
-from keyless.scan.placeholders import is_placeholder
+from keyless.scan.placeholders import is_identifier, is_placeholder
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class PluginDetector:
             for match in pattern.finditer(text, start, end):
                 group = _last_group(match)
                 value = match.group(group).strip(_DELIMITERS)
-                if not value or is_placeholder(value):
+                if not value or is_placeholder(value) or is_identifier(value):
                     continue
                 offset = match.start(group) + match.group(group).index(value)
                 yield Match(offset, offset + len(value), value, self.rule.confidence)
