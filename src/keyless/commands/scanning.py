@@ -69,11 +69,12 @@ def scan_blobs(setup: ScanSetup, blobs: Iterable[Blob], skipped: Skipped) -> Sca
     for blob in blobs:
         decoded = decode(blob.data)
         if decoded is None:
+            logger.debug("%s: binary (a NUL byte near the start); skipped", blob.path)
             skipped.add("binary", blob.path)
             continue
         if decoded.lossy:
             logger.warning(
-                "%s: not valid %s; invalid bytes were replaced and the rest scanned",
+                "%s: not valid %s; invalid bytes were replaced with U+FFFD and the rest scanned",
                 blob.path,
                 decoded.encoding,
             )
