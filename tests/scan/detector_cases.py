@@ -236,3 +236,12 @@ FALSE_POSITIVES: list[tuple[str, str]] = [
     ("url value", 'token_url = "https://auth.internal/oauth/token"'),
     ("comparison", 'if token == "":'),
 ]
+
+FALSE_POSITIVES += [
+    ("url windows variable", "https://deploy:%DEPLOY_PASSWORD%@git.internal/repo"),
+    ("url percent-encoded variable", "https://deploy:%24%7BTOKEN%7D@git.internal/repo"),
+]
+_percent_password = "%25" + fakes.password()
+TRUE_POSITIVES += [
+    ("url-credentials", f"https://deploy:{_percent_password}@git.internal/r", _percent_password),
+]

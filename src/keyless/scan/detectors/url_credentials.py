@@ -46,9 +46,10 @@ class UrlCredentialsDetector:
             for match in pattern.finditer(text, start, end):
                 value = match.group("password")
                 decoded = unquote(value)
-                if decoded.lower() in _TRIVIAL or is_placeholder(decoded):
+                if decoded.lower() in _TRIVIAL or is_placeholder(decoded) or is_placeholder(value):
+                    # The raw value is checked too: unquote() mangles `%DB_PASSWORD%`.
                     continue
-                if decoded.startswith(("$", "%")) or decoded.isdigit():
+                if decoded.startswith("$") or decoded.isdigit():
                     # $PASSWORD references, and host:port@ forms that are not passwords.
                     continue
                 separator = 1 if text.startswith("@", match.end("password")) else len("%40")
