@@ -245,3 +245,7 @@ _percent_password = "%25" + fakes.password()
 TRUE_POSITIVES += [
     ("url-credentials", f"https://deploy:{_percent_password}@git.internal/r", _percent_password),
 ]
+FALSE_POSITIVES += [
+    ("type annotation with digits", "private_key: Ed25519PrivateKey | Ed448PrivateKey"),
+    ("camelCase with digits", 'secret = "base64UrlDecode2Bytes"'),
+]

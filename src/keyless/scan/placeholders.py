@@ -32,7 +32,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _GIT_SHA = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 _INTEGRITY = re.compile(r"^(?:sha1|sha256|sha384|sha512)-[A-Za-z0-9+/]+={0,2}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_.]*(?:\(\)?)?$")
-_CAMEL_CASE = re.compile(r"^[a-z]+(?:[A-Z][a-z]+)+\d*$|^(?:[A-Z][a-z]+){2,}\d*$")
+_CAMEL_CASE = re.compile(r"^(?:[a-z]+\d*|[A-Z][a-z]+\d*)(?:[A-Z][a-z]+\d*)+$")
 
 
 def is_reference(value: str) -> bool:
