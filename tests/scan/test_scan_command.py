@@ -1,0 +1,142 @@
+"""`keyless scan`: what it selects, exit codes, output files and environment defaults."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests import fakes
+from tests.conftest import GitRepo
+from tests.scan.support import located, run, scan_json
+
+
+def test_git_selection(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.write(".gitignore", "build/\n*.log\n")
+    repo.write("tracked.py", f"a = '{fakes.github_token()}'\n")
+    repo.commit("tracked")
+    repo.write("untracked.py", f"b = '{fakes.github_token()}'\n")
+    repo.write("build/out.py", f"c = '{fakes.github_token()}'\n")
+    repo.write("debug.log", f"d {fakes.github_token()}\n")
+    monkeypatch.chdir(repo.path)
+    _, document = scan_json(capsys)
+    assert [f["path"] for f in document["findings"]] == ["tracked.py", "untracked.py"]
+
+
+def test_subfolder_paths_are_repository_relative(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.write("pkg/sub/mod.py", f"a = '{fakes.github_token()}'\n")
+    repo.write("other.py", f"a = '{fakes.github_token()}'\n")
+    monkeypatch.chdir(repo.path / "pkg")
+    _, document = scan_json(capsys, "sub")
+    assert [f["path"] for f in document["findings"]] == ["pkg/sub/mod.py"]
+
+
+def test_file_arguments_as_pre_commit_passes_them(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.write("a.py", f"a = '{fakes.github_token()}'\n")
+    repo.write("b.py", "clean\n")
+    repo.write("c.py", f"c = '{fakes.slack_token()}'\n")
+    monkeypatch.chdir(repo.path)
+    result, document = scan_json(capsys, "b.py", "c.py")
+    assert result.code == 1
+    assert located(document) == [("slack-token", "c.py", 1, 6)]
+    assert document["scanned"] == 2
+
+
+def test_folder_walk_outside_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "config.yml").write_text(f"token: {fakes.gitlab_token()}\n")
+    (tmp_path / "node_modules" / "x").mkdir(parents=True)
+    (tmp_path / "node_modules" / "x" / "i.js").write_text(f"t='{fakes.github_token()}'\n")
+    monkeypatch.chdir(tmp_path)
+    result, document = scan_json(capsys)
+    assert result.code == 1
+    assert located(document) == [("gitlab-token", "app/config.yml", 1, 8)]
+    assert "commit" not in document
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "code"),
+    [("info", 1), ("low", 1), ("medium", 1), ("high", 1), ("critical", 0), ("never", 0)],
+)
+def test_fail_on(
+    repo: GitRepo,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fail_on: str,
+    code: int,
+) -> None:
+    repo.write("a.py", f"a = '{fakes.github_token()}'\n")
+    monkeypatch.chdir(repo.path)
+    assert run(capsys, "scan", "--fail-on", fail_on).code == code
+
+
+def test_stripe_test_key_is_low(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.write("a.py", f"print('{fakes.stripe_key('sk_test_')}')\n")
+    monkeypatch.chdir(repo.path)
+    assert run(capsys, "scan").code == 1
+    assert run(capsys, "scan", "--fail-on", "medium").code == 0
+
+
+def test_output_file(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.write("a.py", f"a = '{fakes.github_token()}'\n")
+    monkeypatch.chdir(repo.path)
+    result = run(capsys, "scan", "--format", "json", "--output", "out/report.json")
+    assert result.code == 1
+    assert result.out == ""
+    report = json.loads((repo.path / "out" / "report.json").read_text())
+    assert report["findings"][0]["path"] == "a.py"
+
+
+def test_format_from_environment(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.write("a.py", "clean\n")
+    monkeypatch.chdir(repo.path)
+    monkeypatch.setenv("KEYLESS_FORMAT", "json")
+    result = run(capsys, "scan")
+    assert json.loads(result.out)["scanned"] == 1
+
+
+def test_quiet_and_verbose_logging(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.write("a.py", "clean\n")
+    (repo.path / "dangling").symlink_to("gone")
+    monkeypatch.chdir(repo.path)
+    assert "broken symbolic link" in run(capsys, "scan").err
+    assert run(capsys, "scan", "-q").err == ""
+    assert "DEBUG keyless: git: ls-files" in run(capsys, "scan", "-vv").err
+    monkeypatch.setenv("KEYLESS_LOGLEVEL", "debug")
+    assert "DEBUG keyless: git: ls-files" in run(capsys, "scan").err
+
+
+def test_lazy_imports_for_small_scans(repo: GitRepo) -> None:
+    import subprocess
+    import sys
+
+    repo.write("a.py", "x = 1\n")
+    repo.git("add", "a.py")
+    code = (
+        "import sys\n"
+        "from keyless.cli import main\n"
+        "code = main(['scan', '--staged'])\n"
+        "heavy = {'detect_secrets', 'requests', 'hvac', 'jwt', 'yaml'} & set(sys.modules)\n"
+        "print(code, sorted(heavy))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo.path, capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.splitlines()[-1] == "0 []"
