@@ -63,6 +63,11 @@ class Secret:
     def __format__(self, format_spec: str) -> str:
         return MASK
 
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
+        # Unpickling (results from scan worker processes) goes through __init__, so the
+        # value is registered for log redaction in the receiving process too.
+        return (Secret, (self._value,))
+
     def __len__(self) -> int:
         return len(self._value)
 

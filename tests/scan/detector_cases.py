@@ -249,3 +249,7 @@ FALSE_POSITIVES += [
     ("type annotation with digits", "private_key: Ed25519PrivateKey | Ed448PrivateKey"),
     ("camelCase with digits", 'secret = "base64UrlDecode2Bytes"'),
 ]
+FALSE_POSITIVES += [
+    ("readable slug", '"token": "account-59",'),
+    ("readable name", "secret_name: deploy-bot-credentials"),
+]

@@ -140,3 +140,36 @@ def test_lazy_imports_for_small_scans(repo: GitRepo) -> None:
         [sys.executable, "-c", code], cwd=repo.path, capture_output=True, text=True, check=True
     )
     assert proc.stdout.splitlines()[-1] == "0 []"
+
+
+def test_worker_processes_give_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from keyless.commands import scanning
+    from tests.scan.test_prefilter import synthetic_files
+
+    for name, content in synthetic_files().items():
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+    (tmp_path / "synthetic" / "blob.bin").write_bytes(b"\x00" * 64)
+    (tmp_path / "synthetic" / "latin1.txt").write_bytes(b"caf\xe9\n")
+    monkeypatch.chdir(tmp_path)
+    # Small enough that these few kilobytes go to the workers.
+    monkeypatch.setattr(scanning, "PARALLEL_MIN_BYTES", 1)
+    single, one = scan_json(capsys, "--jobs", "1", "--fail-on", "never")
+    parallel, two = scan_json(capsys, "-vv", "--jobs", "2", "--fail-on", "never")
+    assert "scanning in 2 processes" in parallel.err
+    assert "scanning in" not in single.err
+    assert "latin1.txt: not valid utf-8" in parallel.err
+    assert len(one["findings"]) > 50
+    assert two == one
+
+
+def test_invalid_jobs(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(repo.path)
+    result = run(capsys, "scan", "--jobs", "0")
+    assert result.code == 2
+    assert "invalid value '0'" in result.err

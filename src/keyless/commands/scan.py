@@ -69,7 +69,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         help="skip files larger than SIZE, such as 500KiB or 4MB (default: 2 MiB)",
     )
+    add_option(
+        parser,
+        "--jobs",
+        "-j",
+        metavar="N",
+        type=_jobs,
+        default="auto",
+        help="worker processes for large scans: a number, or auto for one per CPU "
+        "(default: auto; scans under 4 MiB always use one)",
+    )
     parser.add_argument("--no-prefilter", action="store_true", help=argparse.SUPPRESS)
+
+
+def _jobs(value: str) -> int:
+    """Parse --jobs: a positive number, or `auto` for the number of usable CPUs."""
+    import os
+
+    if value == "auto":
+        usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        return len(usable) if usable else os.cpu_count() or 1
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"invalid value {value!r}; use a positive number or auto")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
         selection = select_paths(args.paths or ["."], repo_root)
         missing = selection.missing
         blobs = read_files(selection, setup.max_file_size, skipped, setup.exclude)
-    outcome = scan_blobs(setup, blobs, skipped)
+    outcome = scan_blobs(setup, blobs, skipped, jobs=args.jobs)
 
     baselined = 0
     findings = outcome.findings

@@ -65,8 +65,13 @@ class AssignmentDetector:
             yield Match(match.start(group), match.end(group), value, confidence)
 
 
+# Lowercase words joined by '-', '_' or '.', with at most a short number: a readable
+# name such as `deploy-bot` or `account-59`, not a generated secret.
+_SLUG = re.compile(r"^[a-z]+(?:[-_.][a-z]+)*(?:[-_.]?\d{1,4})?$")
+
+
 def _judge(value: str, *, quoted: bool) -> Confidence | None:
-    if is_placeholder(value) or is_identifier(value):
+    if is_placeholder(value) or is_identifier(value) or _SLUG.match(value):
         return None
     if value.lower().startswith(("http://", "https://", "file:", "/", "./", "../")):
         return None

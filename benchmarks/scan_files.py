@@ -1,0 +1,190 @@
+"""Benchmark `keyless scan` against `detect-secrets scan --all-files` on one generated tree.
+
+Usage (from the repository root, after `bash scripts/test` made .venv):
+
+    python3 -m venv benchmarks/.venv
+    benchmarks/.venv/bin/pip install detect-secrets==1.5.0
+    .venv/bin/python benchmarks/scan_files.py --size-mb 12
+
+detect-secrets runs from its own virtual environment (benchmarks/.venv by default),
+so the comparison uses its stock command line. Both tools scan the same tree; recall
+is the share of planted secrets reported on the line where they start. The script
+also times `keyless scan --staged` end to end on 5 small staged files. It prints a
+Markdown section for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from source_tree import Planted, generate
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class Result:
+    """One tool's run over the tree."""
+
+    label: str
+    seconds: float
+    found: set[tuple[str, int]]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mb", type=float, default=12.0, help="tree size in MiB")
+    parser.add_argument("--seed", type=int, default=20261204, help="generator seed")
+    parser.add_argument("--work", type=Path, default=HERE / ".work", help="scratch folder")
+    parser.add_argument(
+        "--detect-secrets",
+        type=Path,
+        default=HERE / ".venv" / "bin" / "detect-secrets",
+        help="detect-secrets executable (default: benchmarks/.venv/bin/detect-secrets)",
+    )
+    parser.add_argument("--runs", type=int, default=3, help="keyless runs per setting")
+    parser.add_argument("--jobs", default="1,2", help="comma-separated --jobs values to time")
+    return parser.parse_args()
+
+
+def keyless_command() -> list[str]:
+    return [sys.executable, "-m", "keyless"]
+
+
+def run_keyless(tree: Path, jobs: int, runs: int) -> Result:
+    times, found = [], set()
+    for _ in range(runs):
+        started = time.perf_counter()
+        proc = subprocess.run(
+            [*keyless_command(), "scan", "--format", "json", "--fail-on", "never",
+             "--jobs", str(jobs), "."],
+            cwd=tree, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        times.append(time.perf_counter() - started)
+        report = json.loads(proc.stdout)
+        found = {(f["path"], f["line"]) for f in report["findings"]}
+    return Result(f"keyless scan --jobs {jobs}", statistics.median(times), found)
+
+
+def run_detect_secrets(tree: Path, executable: Path) -> Result:
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [str(executable), "scan", "--all-files", "--no-verify", "."],
+        cwd=tree, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    results = json.loads(proc.stdout)["results"]
+    found = {
+        (path, secret["line_number"]) for path, secrets in results.items() for secret in secrets
+    }
+    return Result("detect-secrets scan --all-files", seconds, found)
+
+
+def recall(result: Result, planted: list[Planted]) -> tuple[int, Counter[str]]:
+    """Return how many planted secrets were found, and the missed ones by kind."""
+    missed: Counter[str] = Counter()
+    hits = 0
+    for secret in planted:
+        if (secret.path, secret.line) in result.found:
+            hits += 1
+        else:
+            missed[secret.kind] += 1
+    return hits, missed
+
+
+def time_staged(runs: int) -> list[float]:
+    """Time `keyless scan --staged` end to end in a repository with 5 small staged files."""
+    repo = HERE / ".work" / "staged-repo"
+    shutil.rmtree(repo, ignore_errors=True)
+    repo.mkdir(parents=True)
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+    subprocess.run([*git, "init", "-q"], cwd=repo, check=True, env=env)
+    for index in range(5):
+        lines = [f"def function_{index}_{n}(value):\n    return value * {n}\n" for n in range(40)]
+        (repo / f"module_{index}.py").write_text("".join(lines))
+    subprocess.run([*git, "add", "."], cwd=repo, check=True, env=env)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(
+            [*keyless_command(), "scan", "--staged"], cwd=repo, check=True, capture_output=True
+        )
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> int:
+    args = parse_args()
+    if not args.detect_secrets.exists():
+        sys.exit(f"{args.detect_secrets}: not found; see the usage in this script's docstring")
+    tree = args.work / f"tree-{args.seed}-{args.size_mb:g}mb"
+    shutil.rmtree(tree, ignore_errors=True)
+    tree.mkdir(parents=True)
+    planted = generate(tree, int(args.size_mb * 1024 * 1024), args.seed)
+    size = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file())
+    files = sum(1 for p in tree.rglob("*") if p.is_file())
+    print(f"tree: {tree} ({size / 2**20:.1f} MiB, {files} files, {len(planted)} secrets)")
+
+    results = [run_keyless(tree, int(jobs), args.runs) for jobs in args.jobs.split(",")]
+    for result in results:
+        print(f"{result.label}: {result.seconds:.2f} s", flush=True)
+    baseline = run_detect_secrets(tree, args.detect_secrets)
+    print(f"{baseline.label}: {baseline.seconds:.2f} s", flush=True)
+    staged = time_staged(10)
+
+    load = os.getloadavg()
+    lines = [
+        "| tool | time (s) | throughput (MiB/s) | vs detect-secrets | recall | other findings |",
+        "|---|---|---|---|---|---|",
+    ]
+    planted_lines = {(p.path, p.line) for p in planted}
+    missed_notes = []
+    for result in [*results, baseline]:
+        hits, missed = recall(result, planted)
+        ratio = baseline.seconds / result.seconds
+        lines.append(
+            f"| `{result.label}` | {result.seconds:.2f} | {size / 2**20 / result.seconds:.2f} "
+            f"| {ratio:.1f}x | {hits}/{len(planted)} ({hits / len(planted):.1%}) "
+            f"| {len(result.found - planted_lines)} |"
+        )
+        if missed:
+            detail = ", ".join(f"{kind} {n}" for kind, n in sorted(missed.items()))
+            missed_notes.append(f"- `{result.label}` missed: {detail}")
+    print()
+    print(f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}"
+    )
+    print(f"Tree: {size / 2**20:.1f} MiB in {files} files, {len(planted)} planted secrets, "
+          f"seed {args.seed}")  # fmt: skip
+    print()
+    print("\n".join(lines))
+    print()
+    print("\n".join(missed_notes) or "- No planted secret was missed.")
+    print()
+    print(
+        f"`keyless scan --staged`, 5 small staged files, 10 runs end to end: median "
+        f"{statistics.median(staged) * 1000:.0f} ms, min {min(staged) * 1000:.0f} ms, "
+        f"max {max(staged) * 1000:.0f} ms"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
