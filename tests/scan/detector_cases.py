@@ -153,7 +153,9 @@ def _structured() -> list[tuple[str, str, str]]:
 def _plugins() -> list[tuple[str, str, str]]:
     openai = "sk-" + fakes.random_string(20) + "T3BlbkFJ" + fakes.random_string(20)
     sendgrid = "SG." + fakes.random_string(22) + "." + fakes.random_string(43)
+    cloudant = fakes.random_string(24, "abcdefghijklmnopqrstuvwxyz")
     return [
+        ("cloudant-credentials", f'cloudant_password = "{cloudant}"', cloudant),
         ("openai-key", f"OPENAI_API_KEY={openai}", openai),
         ("sendgrid-key", f"sendgrid: {sendgrid}", sendgrid),
     ]

@@ -100,3 +100,15 @@ def test_disabled_rule_is_not_run() -> None:
     config = Config(disable={"github-token"})
     engine = Engine(all_detectors(config), config)
     assert engine.scan("a", f"t = {fakes.github_token()}").findings == []
+
+
+def test_assignment_search_matches_plain_regex() -> None:
+    from keyless.scan.detectors.assignment import _PATTERN, _assignments
+    from tests.scan.test_prefilter import NOISE
+
+    texts = [t for _, t, _ in TRUE_POSITIVES] + [t for _, t in FALSE_POSITIVES] + NOISE
+    texts += ['"my_password" = "a1b2c3d4e5"', "x-token-key: 'abc123def456'", 'pass"word=x']
+    for text in texts:
+        for line in text.splitlines():
+            expected = [m.span() for m in _PATTERN.finditer(line)]
+            assert [m.span() for m in _assignments(line, 0, len(line))] == expected, line

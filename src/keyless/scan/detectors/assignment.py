@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -29,12 +30,13 @@ RULE = Rule(
 # Every name the pattern accepts contains one of these, so they are safe prefilter keywords.
 KEYWORDS = ("pass", "pwd", "secret", "token", "key", "credential")
 
-_NAME = (
-    r"[A-Za-z0-9_.\-]*?"
+_NAME_WORD = (
     r"(?:password|passwd|passphrase|pwd|secret|token|api[_.\-]?key|apikey|access[_.\-]?key"
     r"|private[_.\-]?key|auth[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key|credentials?)"
-    r"[A-Za-z0-9_.\-]*"
 )
+_NAME = r"[A-Za-z0-9_.\-]*?" + _NAME_WORD + r"[A-Za-z0-9_.\-]*"
+_NAME_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_.-")
+_NAME_WORD_PATTERN = re.compile("(?i)" + _NAME_WORD)
 _PATTERN = re.compile(
     r"(?i)(?<![A-Za-z0-9])[\"']?(" + _NAME + r")[\"']?\]?\s{0,4}(?:=|:=|:|=>|<-)(?!=)\s{0,4}"
     r"(?:(?P<quote>[\"'`])(?P<quoted>[^\"'`\s]{8,256})(?P=quote)"
@@ -55,7 +57,7 @@ class AssignmentDetector:
     keywords: tuple[str, ...] = field(default=KEYWORDS)
 
     def find(self, text: str, start: int, end: int) -> Iterator[Match]:
-        for match in _PATTERN.finditer(text, start, end):
+        for match in _assignments(text, start, end):
             quoted = match.group("quoted")
             value = quoted if quoted is not None else match.group("bare")
             confidence = _judge(value, quoted=quoted is not None)
@@ -63,6 +65,31 @@ class AssignmentDetector:
                 continue
             group = "quoted" if quoted is not None else "bare"
             yield Match(match.start(group), match.end(group), value, confidence)
+
+
+def _assignments(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
+    """Yield what `_PATTERN.finditer(text, start, end)` yields, several times faster.
+
+    A match can only start at the beginning of the run of name characters around a
+    secret word (or at a quote just before it), so the search jumps from word to
+    word and tries the full pattern only there.
+    """
+    position = start
+    while True:
+        word = _NAME_WORD_PATTERN.search(text, position, end)
+        if word is None:
+            return
+        name_start = word.start()
+        while name_start > start and text[name_start - 1] in _NAME_CHARACTERS:
+            name_start -= 1
+        if name_start > start and text[name_start - 1] in "\"'":
+            name_start -= 1
+        match = _PATTERN.match(text, name_start, end)
+        if match is None:
+            position = word.end()
+            continue
+        yield match
+        position = match.end()
 
 
 # Lowercase words joined by '-', '_' or '.', with at most a short number: a readable

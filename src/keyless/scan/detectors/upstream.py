@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from keyless.findings import Confidence, Rule, Severity
 from keyless.scan.detectors.base import Match
 from keyless.scan.detectors.patterns import ROTATE
-from keyless.scan.placeholders import is_identifier, is_placeholder
+from keyless.scan.placeholders import is_placeholder
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,19 @@ class PluginSpec:
     # Indexes into the plugin's denylist; None means all of them.
     patterns: tuple[int, ...] | None = None
 
+
+# Every match of the Cloudant patterns starts with cloudant, clou or cl, then an optional
+# `_` or `-` and `api`, then one of key, pw (also in pwd), pass (also in password) or
+# token; or contains `.cloudant.com`, which contains `clou`.
+_CLOUDANT_KEYWORDS = (
+    "clou",
+    *(
+        f"cl{separator}{api}{word}"
+        for separator in ("", "_", "-")
+        for api in ("", "api")
+        for word in ("key", "pw", "pass", "token")
+    ),
+)
 
 # Plugins whose patterns have no literal anchor (Discord, Telegram, Twilio, the entropy
 # plugins, and Artifactory's `AP` pattern) would send most lines past the prefilter, and
@@ -50,7 +63,7 @@ PLUGINS: tuple[PluginSpec, ...] = (
         "CloudantDetector",
         "cloudant-credentials",
         "Cloudant credentials",
-        ("key", "pw", "pass", "token", ".cloudant.com"),
+        _CLOUDANT_KEYWORDS,
     ),
     PluginSpec(
         "ibm_cloud_iam",
@@ -102,7 +115,7 @@ class PluginDetector:
             for match in pattern.finditer(text, start, end):
                 group = _last_group(match)
                 value = match.group(group).strip(_DELIMITERS)
-                if not value or is_placeholder(value) or is_identifier(value):
+                if not value or is_placeholder(value):
                     continue
                 offset = match.start(group) + match.group(group).index(value)
                 yield Match(offset, offset + len(value), value, self.rule.confidence)
