@@ -23,6 +23,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -49,7 +50,13 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=float, default=12.0, help="tree size in MiB")
     parser.add_argument("--seed", type=int, default=20261204, help="generator seed")
-    parser.add_argument("--work", type=Path, default=HERE / ".work", help="scratch folder")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "keyless-benchmark",
+        help="scratch folder outside any git work tree, so keyless walks the whole tree "
+        "(default: keyless-benchmark in the temporary folder)",
+    )
     parser.add_argument(
         "--detect-secrets",
         type=Path,
@@ -77,6 +84,8 @@ def run_keyless(tree: Path, jobs: int, runs: int) -> Result:
         times.append(time.perf_counter() - started)
         report = json.loads(proc.stdout)
         found = {(f["path"], f["line"]) for f in report["findings"]}
+        if report["skipped"] or report["scanned"] == 0:
+            sys.exit(f"keyless scanned {report['scanned']} files, skipped {report['skipped']}")
     return Result(f"keyless scan --jobs {jobs}", statistics.median(times), found)
 
 
@@ -106,9 +115,9 @@ def recall(result: Result, planted: list[Planted]) -> tuple[int, Counter[str]]:
     return hits, missed
 
 
-def time_staged(runs: int) -> list[float]:
+def time_staged(work: Path, runs: int) -> list[float]:
     """Time `keyless scan --staged` end to end in a repository with 5 small staged files."""
-    repo = HERE / ".work" / "staged-repo"
+    repo = work / "staged-repo"
     shutil.rmtree(repo, ignore_errors=True)
     repo.mkdir(parents=True)
     env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
@@ -145,7 +154,7 @@ def main() -> int:
         print(f"{result.label}: {result.seconds:.2f} s", flush=True)
     baseline = run_detect_secrets(tree, args.detect_secrets)
     print(f"{baseline.label}: {baseline.seconds:.2f} s", flush=True)
-    staged = time_staged(10)
+    staged = time_staged(args.work, 10)
 
     load = os.getloadavg()
     lines = [

@@ -154,8 +154,18 @@ def _plugins() -> list[tuple[str, str, str]]:
     openai = "sk-" + fakes.random_string(20) + "T3BlbkFJ" + fakes.random_string(20)
     sendgrid = "SG." + fakes.random_string(22) + "." + fakes.random_string(43)
     cloudant = fakes.random_string(24, "abcdefghijklmnopqrstuvwxyz")
+    lower = "abcdefghijklmnopqrstuvwxyz0123456789"
+    iam, hmac = fakes.random_string(44, fakes.URLSAFE), fakes.random_string(48, HEX)
+    softlayer, mailchimp = fakes.random_string(64, lower), fakes.random_string(32, lower) + "-us12"
+    square, artifactory = "sq0csp-" + fakes.random_string(43), "AKC" + fakes.random_string(60)
     return [
         ("cloudant-credentials", f'cloudant_password = "{cloudant}"', cloudant),
+        ("ibm-cloud-iam-key", f'ibm_cloud_iam_key = "{iam}"', iam),
+        ("ibm-cos-hmac-key", f"cos_hmac_secret_access_key = {hmac}", hmac),
+        ("softlayer-key", f'softlayer_api_key = "{softlayer}"', softlayer),
+        ("mailchimp-key", f"MAILCHIMP = {mailchimp}", mailchimp),
+        ("square-oauth-secret", f"SQUARE_SECRET={square}", square),
+        ("artifactory-token", f'"artifactory": "{artifactory}"', artifactory),
         ("openai-key", f"OPENAI_API_KEY={openai}", openai),
         ("sendgrid-key", f"sendgrid: {sendgrid}", sendgrid),
     ]

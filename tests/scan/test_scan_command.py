@@ -127,8 +127,11 @@ def test_lazy_imports_for_small_scans(repo: GitRepo) -> None:
     import subprocess
     import sys
 
-    repo.write("a.py", "x = 1\n")
-    repo.git("add", "a.py")
+    # Words that send lines to detect-secrets' plugins, without a value of their shape.
+    repo.write("a.py", "api_key = os.environ['API_KEY']\ntoken = session.token()\n")
+    for index in range(4):
+        repo.write(f"m{index}.py", f"def f{index}(secret_key, password):\n    return {index}\n")
+    repo.git("add", ".")
     code = (
         "import sys\n"
         "from keyless.cli import main\n"
