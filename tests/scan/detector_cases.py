@@ -265,3 +265,11 @@ FALSE_POSITIVES += [
     ("readable slug", '"token": "account-59",'),
     ("readable name", "secret_name: deploy-bot-credentials"),
 ]
+_letters = fakes.random_string(18, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+TRUE_POSITIVES += [
+    ("generic-secret-assignment", f'db_password = "{_letters}"', _letters),
+]
+FALSE_POSITIVES += [
+    ("constant name", "token = DEFAULT_TOKEN_NAME"),
+    ("lowercase word", 'secret = "thisisnotarealsecret"'),
+]

@@ -52,10 +52,16 @@ def is_placeholder(value: str) -> bool:
 
 
 def is_identifier(value: str) -> bool:
-    """Return whether `value` reads as code: a name, dotted path, call or camelCase word."""
-    return bool(_IDENTIFIER.match(value) and not any(c.isdigit() for c in value)) or bool(
-        _CAMEL_CASE.match(value)
-    )
+    """Return whether `value` reads as code: a name, dotted path, call or camelCase word.
+
+    Letters in random case with no separator, such as `RhQtTVpXiXPiTCcFkl`, are not
+    an identifier: generated passwords look like that.
+    """
+    if _CAMEL_CASE.match(value):
+        return True
+    if not _IDENTIFIER.match(value):
+        return False
+    return any(c in "_.(" for c in value) or value.islower() or value.isupper()
 
 
 def shannon_entropy(value: str) -> float:
