@@ -107,7 +107,15 @@ def test_assignment_search_matches_plain_regex() -> None:
     from tests.scan.test_prefilter import NOISE
 
     texts = [t for _, t, _ in TRUE_POSITIVES] + [t for _, t in FALSE_POSITIVES] + NOISE
-    texts += ['"my_password" = "a1b2c3d4e5"', "x-token-key: 'abc123def456'", 'pass"word=x']
+    texts += [
+        '"my_password" = "a1b2c3d4e5"',
+        "x-token-key: 'abc123def456'",
+        'pass"word=x',
+        'password="abc123xyz9"token="def456uvw8"',
+        "monkey=1 password='a1b2c3d4e5f6' api-key: Zx81Kq0PmW2aa",
+        'pässword = "x1y2z3w4v5u6" secret_key="Qw3rTy9Uio0P"',
+        "token=abc123def456ghi,password=zz9yy8xx7ww6",
+    ]
     for text in texts:
         for line in text.splitlines():
             expected = [m.span() for m in _PATTERN.finditer(line)]

@@ -176,3 +176,31 @@ def test_invalid_jobs(
     result = run(capsys, "scan", "--jobs", "0")
     assert result.code == 2
     assert "invalid value '0'" in result.err
+
+
+@pytest.mark.slow
+def test_interrupt_with_workers(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    line = "    api_key = settings.get('key', token_for(user, password=None))\n"
+    for index in range(24):
+        (tmp_path / f"big{index}.py").write_text(line * 16_000)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "keyless", "-v", "scan", "--jobs", "2", "."],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stderr is not None
+    started = proc.stderr.readline()
+    assert "scanning in 2 processes" in started
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in err
+    assert "Traceback" not in err

@@ -52,6 +52,11 @@ _engine: Engine | None = None
 
 
 def _start_worker(config: Config, prefilter: bool, inline_allow: bool) -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group. The parent handles it and stops the pool,
+    # so workers ignore it instead of each printing a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _engine
     _engine = Engine(all_detectors(config), config, prefilter=prefilter, inline_allow=inline_allow)
 

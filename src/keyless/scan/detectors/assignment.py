@@ -74,22 +74,42 @@ def _assignments(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
     secret word (or at a quote just before it), so the search jumps from word to
     word and tries the full pattern only there.
     """
+    line = text[start:end]
+    # ASCII lowercasing keeps offsets, so keywords can be found with str.find.
+    lowered = line.lower() if line.isascii() else None
     position = start
-    while True:
-        word = _NAME_WORD_PATTERN.search(text, position, end)
-        if word is None:
+    while position < end:
+        hit = _next_keyword(text, lowered, start, position, end)
+        if hit is None:
             return
-        name_start = word.start()
-        while name_start > start and text[name_start - 1] in _NAME_CHARACTERS:
+        name_start = hit
+        while name_start > position and text[name_start - 1] in _NAME_CHARACTERS:
             name_start -= 1
-        if name_start > start and text[name_start - 1] in "\"'":
+        if name_start > position and text[name_start - 1] in "\"'":
             name_start -= 1
-        match = _PATTERN.match(text, name_start, end)
+        if name_start == position and position > start:
+            # The run may begin before `position`, where finditer would not look:
+            # search from `position` exactly as finditer does.
+            match = _PATTERN.search(text, position, end)
+        else:
+            match = _PATTERN.match(text, name_start, end)
         if match is None:
-            position = word.end()
+            position = hit + 1
             continue
         yield match
         position = match.end()
+
+
+def _next_keyword(
+    text: str, lowered: str | None, start: int, position: int, end: int
+) -> int | None:
+    """Return the offset of the next keyword at or after `position`, or None."""
+    if lowered is None:
+        found = _NAME_WORD_PATTERN.search(text, position, end)
+        return found.start() if found else None
+    offsets = [lowered.find(keyword, position - start) for keyword in KEYWORDS]
+    hits = [offset for offset in offsets if offset >= 0]
+    return start + min(hits) if hits else None
 
 
 # Lowercase words joined by '-', '_' or '.', with at most a short number: a readable
