@@ -136,8 +136,14 @@ def time_staged(work: Path, runs: int) -> list[float]:
     env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1"}
     git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
     subprocess.run([*git, "init", "-q"], cwd=repo, check=True, env=env)
+    # Ordinary code that mentions keys, tokens and passwords, as most code does.
     for index in range(5):
-        lines = [f"def function_{index}_{n}(value):\n    return value * {n}\n" for n in range(40)]
+        lines = [
+            f"def load_{index}_{n}(settings, password=None):\n"
+            f"    api_key = os.environ['API_KEY_{n}']\n"
+            f"    return settings.token_for(api_key, {n})\n"
+            for n in range(30)
+        ]
         (repo / f"module_{index}.py").write_text("".join(lines))
     subprocess.run([*git, "add", "."], cwd=repo, check=True, env=env)
     times = []
