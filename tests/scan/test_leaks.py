@@ -1,4 +1,4 @@
-"""No output format, at any log level, ever prints a whole secret."""
+"""No output format, at any log level, in or out of GitHub Actions, prints a whole secret."""
 
 from __future__ import annotations
 
@@ -28,8 +28,11 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     return repo.path, secrets
 
 
-def keyless(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+def keyless(
+    cwd: Path, *argv: str, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEYLESS_")}
+    env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "keyless", *argv],
         cwd=cwd,
@@ -51,12 +54,18 @@ def test_no_secret_in_output(
 ) -> None:
     root, secrets = planted
     proc = keyless(root, "-vv", "scan", "--format", format_name, *mode)
+    in_actions = keyless(
+        root, "-vv", "scan", "--format", format_name, *mode, extra_env={"GITHUB_ACTIONS": "true"}
+    )
+    assert in_actions.returncode == 1, in_actions.stderr
     assert proc.returncode == 1, proc.stderr
     assert "DEBUG" in proc.stderr
     assert proc.stdout.strip()
     for secret in secrets:
         assert secret not in proc.stdout
         assert secret not in proc.stderr
+        assert secret not in in_actions.stdout
+        assert secret not in in_actions.stderr
 
 
 def test_no_secret_in_written_files(planted: tuple[Path, list[str]], tmp_path: Path) -> None:

@@ -41,10 +41,12 @@ def test_text_layout(
     result = run(capsys, "scan")
     lines = result.out.splitlines()
     assert lines[0].startswith("keys/id_rsa:1:1: critical [private-key] Private key found: ")
-    assert lines[0].endswith("****")
-    assert lines[1].startswith("    confidence high; fix: Revoke the key")
-    assert lines[2] == "src/app.py:2:14: high [github-token] GitHub token found: ghp_****"
-    assert lines[3].startswith("    confidence high; fix: Revoke or rotate it")
+    assert lines[0].endswith("**** (confidence high)")
+    assert lines[1].startswith("    fix: Revoke the key")
+    assert lines[2] == (
+        "src/app.py:2:14: high [github-token] GitHub token found: ghp_**** (confidence high)"
+    )
+    assert lines[3].startswith("    fix: Revoke or rotate it")
     assert lines[4] == ""
     assert lines[5] == "2 secrets (1 critical, 1 high) in 2 files scanned."
     assert lines[6] == "Skipped 2 files: 1 binary file, 1 broken symbolic link."
@@ -66,7 +68,10 @@ def test_text_history_finding() -> None:
     history = History(commit, commit, ["src/app.py"], True, 3.5)
     report = Report(kind="secrets", findings=[sample_finding(commit=commit, history=history)])
     text = render("text", report)
-    assert "commit aaaaaaaaaaaa (2026-01-02T03:04:05+00:00), still present at the tip" in text
+    assert (
+        "\n    in commit aaaaaaaaaaaa (2026-01-02T03:04:05+00:00), still present at the tip\n"
+        in text
+    )
 
 
 def test_json_history_fields_match_schema() -> None:

@@ -44,14 +44,17 @@ def _finding_lines(finding: Finding) -> list[str]:
     head += finding.message or finding.title
     if finding.preview:
         head += f": {finding.preview}"
-    detail = f"confidence {finding.confidence.value}"
+    head += f" (confidence {finding.confidence.value})"
+    lines = [head]
     if finding.commit is not None:
-        detail += f", commit {finding.commit.sha[:12]} ({finding.commit.date})"
-    if finding.history is not None and finding.history.present_at_tip:
-        detail += ", still present at the tip"
-    # Multi-line remediations (audit tips with YAML to paste) stay indented under the finding.
-    remediation = finding.remediation.replace("\n", "\n        ")
-    return [head, f"    {detail}; fix: {remediation}"]
+        seen = f"    in commit {finding.commit.sha[:12]} ({finding.commit.date})"
+        if finding.history is not None and finding.history.present_at_tip:
+            seen += ", still present at the tip"
+        lines.append(seen)
+    # Multi-line remediations (audit tips with YAML to paste) stay indented under "fix:".
+    remediation = finding.remediation.replace("\n", "\n         ")
+    lines.append(f"    fix: {remediation}")
+    return lines
 
 
 def _summary(report: Report) -> list[str]:
