@@ -273,3 +273,9 @@ FALSE_POSITIVES += [
     ("constant name", "token = DEFAULT_TOKEN_NAME"),
     ("lowercase word", 'secret = "thisisnotarealsecret"'),
 ]
+FALSE_POSITIVES += [
+    ("f-string in url", "url = f'postgres://app:{self.password}@db.internal:5432/app'"),
+    ("format field", 'TOKEN: "{other_token}"'),
+    ("format call", "token = '{token_value}'.format(token_value=token)"),
+    ("variable path", 'export AWS_WEB_IDENTITY_TOKEN_FILE="$CI_BUILDS_DIR/aws-web-identity-token"'),
+]

@@ -73,7 +73,7 @@ def _summary(report: Report) -> list[str]:
     hidden = []
     if report.suppressed:
         hidden.append(
-            f"{report.suppressed} allowed by inline comments or the allowlist "
+            f"{report.suppressed} allowed by inline comments or the configuration "
             "(--no-inline-allow shows the inline ones)"
         )
     if report.baselined:

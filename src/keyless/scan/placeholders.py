@@ -11,9 +11,10 @@ _REFERENCE = re.compile(
     \$\{\{.*\}\}            # GitHub Actions expression: ${{ secrets.X }}
     | \$\{[^}]*\}           # ${VAR}, ${VAR:-default}
     | \$\([^)]*\)           # $(command) or $(VAR) in Makefiles and Azure Pipelines
-    | ^\$[A-Za-z_]\w*$      # $VAR
+    | ^\$[A-Za-z_]\w*       # $VAR, or a value built on one: $CI_BUILDS_DIR/token
     | ^%[A-Za-z_]\w*%$      # %VAR% on Windows
     | \{\{.*\}\}            # Jinja, Helm, Mustache templates
+    | \{[A-Za-z_][\w.()\[\]'"]*\}  # f-string, str.format and C# interpolation: {password}
     | ^<[^<>]+>$            # <your-token>
     | ^\[[^\[\]]+\]$        # [YOUR_TOKEN]
     | ^os\.environ | ^process\.env | ^env\. | ^getenv\( | ^ENV\[
