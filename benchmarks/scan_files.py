@@ -80,7 +80,7 @@ def parse_args() -> argparse.Namespace:
         default=HERE / ".venv" / "bin" / "detect-secrets",
         help="detect-secrets executable (default: benchmarks/.venv/bin/detect-secrets)",
     )
-    parser.add_argument("--runs", type=int, default=3, help="keyless runs per setting")
+    parser.add_argument("--runs", type=int, default=5, help="keyless runs per setting")
     parser.add_argument("--jobs", default="1,2", help="comma-separated --jobs values to time")
     parser.add_argument(
         "--staged-only", action="store_true", help="time only `keyless scan --staged`"
@@ -92,22 +92,33 @@ def keyless_command() -> list[str]:
     return [sys.executable, "-m", "keyless"]
 
 
-def run_keyless(tree: Path, jobs: int, runs: int) -> Result:
-    walls, cpus, found = [], [], set()
+def run_keyless(tree: Path, jobs_values: list[int], runs: int) -> list[Result]:
+    """Time `keyless scan` with each --jobs value, runs interleaved so load changes hit all."""
+    walls: dict[int, list[float]] = {jobs: [] for jobs in jobs_values}
+    cpus: dict[int, list[float]] = {jobs: [] for jobs in jobs_values}
+    found: dict[int, set[tuple[str, int]]] = {}
     for _ in range(runs):
-        proc, wall, cpu = timed(
-            [*keyless_command(), "scan", "--format", "json", "--fail-on", "never",
-             "--jobs", str(jobs), "."],
-            tree,
-        )  # fmt: skip
-        walls.append(wall)
-        cpus.append(cpu)
-        report = json.loads(proc.stdout)
-        found = {(f["path"], f["line"]) for f in report["findings"]}
-        if report["skipped"] or report["scanned"] == 0:
-            sys.exit(f"keyless scanned {report['scanned']} files, skipped {report['skipped']}")
-    label = f"keyless scan --jobs {jobs}"
-    return Result(label, statistics.median(walls), statistics.median(cpus), found)
+        for jobs in jobs_values:
+            proc, wall, cpu = timed(
+                [*keyless_command(), "scan", "--format", "json", "--fail-on", "never",
+                 "--jobs", str(jobs), "."],
+                tree,
+            )  # fmt: skip
+            walls[jobs].append(wall)
+            cpus[jobs].append(cpu)
+            report = json.loads(proc.stdout)
+            found[jobs] = {(f["path"], f["line"]) for f in report["findings"]}
+            if report["skipped"] or report["scanned"] == 0:
+                sys.exit(f"keyless scanned {report['scanned']} files, skipped {report['skipped']}")
+    return [
+        Result(
+            f"keyless scan --jobs {jobs}",
+            statistics.median(walls[jobs]),
+            statistics.median(cpus[jobs]),
+            found[jobs],
+        )
+        for jobs in jobs_values
+    ]
 
 
 def run_detect_secrets(tree: Path, executable: Path) -> Result:
@@ -185,7 +196,7 @@ def main() -> int:
     files = sum(1 for p in tree.rglob("*") if p.is_file())
     print(f"tree: {tree} ({size / 2**20:.1f} MiB, {files} files, {len(planted)} secrets)")
 
-    results = [run_keyless(tree, int(jobs), args.runs) for jobs in args.jobs.split(",")]
+    results = run_keyless(tree, [int(jobs) for jobs in args.jobs.split(",")], args.runs)
     for result in results:
         print(f"{result.label}: {result.seconds:.2f} s, CPU {result.cpu_seconds:.2f} s", flush=True)
     baseline = run_detect_secrets(tree, args.detect_secrets)
