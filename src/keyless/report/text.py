@@ -1,8 +1,8 @@
 """The human-readable report for terminals and CI logs.
 
 Each finding starts with `path:line:column:` so editors and CI log viewers link to
-it, then the severity, the rule id, what was found and a redacted preview; the next
-line says what to do. A summary says how many files were scanned, skipped and why.
+it, then the severity, the rule id, what was found and a redacted preview. The next
+line gives the fix. A summary counts the files scanned and skipped, with reasons.
 """
 
 from __future__ import annotations

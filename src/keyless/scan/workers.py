@@ -24,7 +24,7 @@ _CHUNK_SIZE = 16
 
 @dataclass
 class BlobResult:
-    """What scanning one blob produced; `encoding` is None for a binary blob."""
+    """The outcome of scanning one blob; `encoding` is None for a binary blob."""
 
     path: str
     encoding: str | None

@@ -38,7 +38,7 @@ class PluginSpec:
 
 # Every match of the Cloudant patterns starts with cloudant, clou or cl, then an optional
 # `_` or `-` and `api`, then one of key, pw (also in pwd), pass (also in password) or
-# token; or contains `.cloudant.com`, which contains `clou`.
+# token. The URL patterns contain `.cloudant.com`, which contains `clou`.
 _CLOUDANT_KEYWORDS = (
     "clou",
     *(
