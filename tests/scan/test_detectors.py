@@ -115,6 +115,9 @@ def test_assignment_search_matches_plain_regex() -> None:
         "monkey=1 password='a1b2c3d4e5f6' api-key: Zx81Kq0PmW2aa",
         'pässword = "x1y2z3w4v5u6" secret_key="Qw3rTy9Uio0P"',
         "token=abc123def456ghi,password=zz9yy8xx7ww6",
+        'print(f"password=abc123def456ghi")',
+        "x'token: 'k8Hq2mZp4Rt7Wx' my_key_secret = 'Zx81Kq0PmW2a'",
+        "keykeykey password passwordpassword = 'a1b2c3d4e5f6g7'",
     ]
     for text in texts:
         for line in text.splitlines():

@@ -70,46 +70,52 @@ class AssignmentDetector:
 def _assignments(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
     """Yield what `_PATTERN.finditer(text, start, end)` yields, several times faster.
 
-    A match can only start at the beginning of the run of name characters around a
-    secret word (or at a quote just before it), so the search jumps from word to
-    word and tries the full pattern only there.
+    A match can only start where a run of name characters around a keyword begins, or
+    at a quote just before it. So the pattern is tried only there, once per run: when
+    it fails at the run's start, no position inside the run can match either, because
+    the pattern's lazy name prefix could have absorbed the characters before it.
     """
-    line = text[start:end]
-    # ASCII lowercasing keeps offsets, so keywords can be found with str.find.
-    lowered = line.lower() if line.isascii() else None
     position = start
-    while position < end:
-        hit = _next_keyword(text, lowered, start, position, end)
-        if hit is None:
-            return
-        name_start = hit
-        while name_start > position and text[name_start - 1] in _NAME_CHARACTERS:
-            name_start -= 1
-        if name_start > position and text[name_start - 1] in "\"'":
-            name_start -= 1
-        if name_start == position and position > start:
-            # The run may begin before `position`, where finditer would not look:
+    for hit in _keyword_offsets(text, start, end):
+        if hit < position:
+            continue
+        run_start = hit
+        while run_start > position and text[run_start - 1] in _NAME_CHARACTERS:
+            run_start -= 1
+        if run_start == position and position > start:
+            # The run began before `position`, where finditer would not look, so
             # search from `position` exactly as finditer does.
             match = _PATTERN.search(text, position, end)
         else:
-            match = _PATTERN.match(text, name_start, end)
+            match = None
+            if run_start > position and text[run_start - 1] in "\"'":
+                match = _PATTERN.match(text, run_start - 1, end)
+            if match is None:
+                match = _PATTERN.match(text, run_start, end)
         if match is None:
-            position = hit + 1
+            position = hit
+            while position < end and text[position] in _NAME_CHARACTERS:
+                position += 1
             continue
         yield match
         position = match.end()
 
 
-def _next_keyword(
-    text: str, lowered: str | None, start: int, position: int, end: int
-) -> int | None:
-    """Return the offset of the next keyword at or after `position`, or None."""
-    if lowered is None:
-        found = _NAME_WORD_PATTERN.search(text, position, end)
-        return found.start() if found else None
-    offsets = [lowered.find(keyword, position - start) for keyword in KEYWORDS]
-    hits = [offset for offset in offsets if offset >= 0]
-    return start + min(hits) if hits else None
+def _keyword_offsets(text: str, start: int, end: int) -> list[int]:
+    """Return the sorted offsets in text[start:end] where a keyword of KEYWORDS begins."""
+    line = text[start:end]
+    if not line.isascii():
+        return [found.start() for found in _NAME_WORD_PATTERN.finditer(text, start, end)]
+    # ASCII lowercasing keeps offsets, so str.find on the lowered line is exact.
+    lowered = line.lower()
+    offsets: list[int] = []
+    for keyword in KEYWORDS:
+        found = lowered.find(keyword)
+        while found >= 0:
+            offsets.append(start + found)
+            found = lowered.find(keyword, found + 1)
+    offsets.sort()
+    return offsets
 
 
 # Lowercase words joined by '-', '_' or '.', with at most a short number: a readable
