@@ -204,3 +204,19 @@ def test_interrupt_with_workers(tmp_path: Path) -> None:
     assert proc.returncode == 130
     assert "interrupted" in err
     assert "Traceback" not in err
+
+
+def test_secret_from_worker_keeps_redaction() -> None:
+    import pickle
+
+    from keyless import secret
+
+    value = fakes.github_token()
+    sent = pickle.dumps(secret.Secret(value))
+    secret._registered.discard(value)
+    received = pickle.loads(sent)  # noqa: S301 (bytes made by this test)
+    assert received.reveal() == value
+    assert secret.redact_text(f"token {value}") == "token ****"
+    opted_out = fakes.slack_token()
+    pickle.loads(pickle.dumps(secret.Secret(opted_out, redact_in_logs=False)))  # noqa: S301
+    assert opted_out not in secret._registered
