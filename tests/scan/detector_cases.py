@@ -279,3 +279,7 @@ FALSE_POSITIVES += [
     ("format call", "token = '{token_value}'.format(token_value=token)"),
     ("variable path", 'export AWS_WEB_IDENTITY_TOKEN_FILE="$CI_BUILDS_DIR/aws-web-identity-token"'),
 ]
+FALSE_POSITIVES += [
+    ("format field with call", """GITHUB_TOKEN = '{self.crc32_token('ghp_')}'"""),
+    ("urn", 'TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"'),
+]

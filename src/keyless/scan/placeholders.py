@@ -15,6 +15,7 @@ _REFERENCE = re.compile(
     | ^%[A-Za-z_]\w*%$      # %VAR% on Windows
     | \{\{.*\}\}            # Jinja, Helm, Mustache templates
     | \{[A-Za-z_][\w.()\[\]'"]*\}  # f-string, str.format and C# interpolation: {password}
+    | ^\{[A-Za-z_][\w.]*[(\[]     # the start of a field with a call, cut at a quote: {f(
     | ^<[^<>]+>$            # <your-token>
     | ^\[[^\[\]]+\]$        # [YOUR_TOKEN]
     | ^os\.environ | ^process\.env | ^env\. | ^getenv\( | ^ENV\[

@@ -126,7 +126,7 @@ _SLUG = re.compile(r"^[a-z]+(?:[-_.][a-z]+)*(?:[-_.]?\d{1,4})?$")
 def _judge(value: str, *, quoted: bool) -> Confidence | None:
     if is_placeholder(value) or is_identifier(value) or _SLUG.match(value):
         return None
-    if value.lower().startswith(("http://", "https://", "file:", "/", "./", "../")):
+    if value.lower().startswith(("http://", "https://", "file:", "urn:", "/", "./", "../")):
         return None
     entropy = shannon_entropy(value)
     if character_classes(value) < 2:
