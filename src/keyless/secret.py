@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 
 MASK = "****"
 
@@ -63,6 +64,12 @@ class Secret:
     def __format__(self, format_spec: str) -> str:
         return MASK
 
+    def __reduce__(self) -> tuple[Callable[[str, bool], Secret], tuple[str, bool]]:
+        # Unpickling (results from scan worker processes) goes through __init__, so the
+        # value is registered for log redaction in the receiving process too, if it was
+        # registered here.
+        return (_unpickle, (self._value, self._value in _registered))
+
     def __len__(self) -> int:
         return len(self._value)
 
@@ -87,3 +94,7 @@ def redact(value: str) -> str:
     """
     keep = min(4, len(value) // 4) if len(value) >= 8 else 0
     return value[:keep] + MASK
+
+
+def _unpickle(value: str, redact_in_logs: bool) -> Secret:
+    return Secret(value, redact_in_logs=redact_in_logs)

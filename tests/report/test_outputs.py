@@ -34,7 +34,7 @@ def test_text_and_file_reports_together(
         argv += [f"--{name}-output", str(path)]
     assert main(argv) == 1
     out = capsys.readouterr().out
-    assert out.endswith("4 secrets in 3 files scanned.\n")
+    assert out.endswith("4 secrets (1 critical, 3 high) in 3 files scanned.\n")
     assert json.loads(files["sarif"].read_text())["version"] == "2.1.0"
     assert json.loads(files["gitlab"].read_text())["scan"]["type"] == "secret_detection"
     assert len(json.loads(files["codequality"].read_text())) == 4

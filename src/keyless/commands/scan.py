@@ -69,13 +69,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         help="skip files larger than SIZE, such as 500KiB or 4MB (default: 2 MiB)",
     )
+    add_option(
+        parser,
+        "--jobs",
+        "-j",
+        metavar="N",
+        type=_jobs,
+        default="auto",
+        help="worker processes for large scans: a number, or auto for one per CPU "
+        "(default: auto; scans under 4 MiB always use one)",
+    )
     parser.add_argument("--no-prefilter", action="store_true", help=argparse.SUPPRESS)
+
+
+def _jobs(value: str) -> int:
+    """Parse --jobs: a positive number, or `auto` for the number of usable CPUs."""
+    import os
+
+    if value == "auto":
+        usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        return len(usable) if usable else os.cpu_count() or 1
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise argparse.ArgumentTypeError(f"invalid value {value!r}; use a positive number or auto")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the scan and return the exit code."""
     from keyless import git
     from keyless.commands.scanning import ScanSetup, scan_blobs
+    from keyless.logs import logger
     from keyless.report.model import Report
     from keyless.scan import baseline as baselines
     from keyless.scan.sources import Skipped, read_files, select_paths, staged_blobs
@@ -87,17 +110,19 @@ def run(args: argparse.Namespace) -> int:
     repo_root = git.toplevel(first if first.exists() else Path.cwd())
     setup = ScanSetup.create(args, repo_root or Path.cwd())
     skipped = Skipped()
+    missing: list[str] = []
     if args.staged:
         if repo_root is None:
             raise UsageError(
-                "--staged needs a git repository, and the current folder is not in one",
-                hint="run it inside a git work tree",
+                f"--staged needs a git repository, and {first} is not in one",
+                hint="run it inside a git work tree, or scan files by passing their paths",
             )
         blobs = staged_blobs(repo_root, setup.max_file_size, skipped, setup.exclude)
     else:
         selection = select_paths(args.paths or ["."], repo_root)
+        missing = selection.missing
         blobs = read_files(selection, setup.max_file_size, skipped, setup.exclude)
-    outcome = scan_blobs(setup, blobs, skipped)
+    outcome = scan_blobs(setup, blobs, skipped, jobs=args.jobs)
 
     baselined = 0
     findings = outcome.findings
@@ -107,8 +132,6 @@ def run(args: argparse.Namespace) -> int:
             count = baselines.write(
                 baseline_path, findings, keep_paths_outside=outcome.scanned_paths
             )
-            from keyless.logs import logger
-
             logger.warning("baseline %s written with %d entries", baseline_path, count)
             return ExitCode.OK
         accepted = baselines.load(baseline_path)
@@ -129,4 +152,9 @@ def run(args: argparse.Namespace) -> int:
         started=started,
         finished=datetime.now(timezone.utc),
     )
-    return finish(args, report)
+    code = finish(args, report)
+    if missing:
+        # The scan was incomplete, so it must not pass as clean; findings still show above.
+        logger.error("%d PATH argument(s) not found: %s", len(missing), ", ".join(missing))
+        return ExitCode.USAGE
+    return code

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from keyless.logs import logger
 from keyless.scan.detectors.registry import all_detectors
 from keyless.scan.engine import Engine
 from keyless.scan.sources import Blob, Skipped
-from keyless.scan.text import decode
+from keyless.scan.workers import BlobResult, scan_one
 
 
 @dataclass
@@ -63,23 +64,52 @@ class ScanOutcome:
     scanned_paths: set[str] = field(default_factory=set)
 
 
-def scan_blobs(setup: ScanSetup, blobs: Iterable[Blob], skipped: Skipped) -> ScanOutcome:
-    """Decode and scan each blob; binary ones are counted as skipped."""
+# Below this much data a scan stays in one process, where starting workers and
+# sending them the data costs more than it saves.
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024
+
+
+def scan_blobs(
+    setup: ScanSetup, blobs: Iterable[Blob], skipped: Skipped, *, jobs: int = 1
+) -> ScanOutcome:
+    """Decode and scan each blob; binary ones are counted as skipped.
+
+    With `jobs` > 1 and at least PARALLEL_MIN_BYTES of data, blobs are scanned in
+    that many worker processes; the outcome is the same either way.
+    """
     outcome = ScanOutcome()
-    for blob in blobs:
-        decoded = decode(blob.data)
-        if decoded is None:
-            skipped.add("binary", blob.path)
+    for result in _results(setup, blobs, jobs):
+        if result.encoding is None:
+            logger.debug("%s: binary (a NUL byte near the start); skipped", result.path)
+            skipped.add("binary", result.path)
             continue
-        if decoded.lossy:
+        if result.lossy:
             logger.warning(
-                "%s: not valid %s; invalid bytes were replaced and the rest scanned",
-                blob.path,
-                decoded.encoding,
+                "%s: not valid %s; invalid bytes were replaced with U+FFFD and the rest scanned",
+                result.path,
+                result.encoding,
             )
-        result = setup.engine.scan(blob.path, decoded.text)
         outcome.findings.extend(result.findings)
-        outcome.suppressed += result.suppressed + result.allowlisted
+        outcome.suppressed += result.hidden
         outcome.scanned += 1
-        outcome.scanned_paths.add(blob.path)
+        outcome.scanned_paths.add(result.path)
     return outcome
+
+
+def _results(setup: ScanSetup, blobs: Iterable[Blob], jobs: int) -> Iterator[BlobResult]:
+    remaining = iter(blobs)
+    buffered: list[Blob] = []
+    if jobs > 1:
+        size = 0
+        for blob in remaining:
+            buffered.append(blob)
+            size += len(blob.data)
+            if size >= PARALLEL_MIN_BYTES:
+                from keyless.scan.workers import scan_in_processes
+
+                logger.info("scanning in %d processes", jobs)
+                all_blobs = itertools.chain(buffered, remaining)
+                yield from scan_in_processes(setup.engine, setup.config, all_blobs, jobs)
+                return
+    for blob in itertools.chain(buffered, remaining):
+        yield scan_one(setup.engine, blob)

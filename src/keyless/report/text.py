@@ -1,43 +1,96 @@
-"""The human-readable report for terminals and CI logs."""
+"""The human-readable report for terminals and CI logs.
+
+Each finding starts with `path:line:column:` so editors and CI log viewers link to
+it, then the severity, the rule id, what was found and a redacted preview. The next
+line gives the fix. A summary counts the files scanned and skipped, with reasons.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+
+from keyless.findings import Finding, Severity
 from keyless.report.model import Report
+
+# Skip reasons (the keys of Report.skipped) in words, singular and plural.
+_SKIP_REASONS: dict[str, tuple[str, str]] = {
+    "binary": ("binary file", "binary files"),
+    "too-large": ("file over the size limit", "files over the size limit"),
+    "excluded": ("excluded path", "excluded paths"),
+    "symlink": ("symbolic link", "symbolic links"),
+    "broken-symlink": ("broken symbolic link", "broken symbolic links"),
+    "symlink-loop": ("symbolic link loop", "symbolic link loops"),
+    "unreadable": ("unreadable file", "unreadable files"),
+    "missing": ("missing file", "missing files"),
+    "not-a-file": ("special file", "special files"),
+    "submodule": ("submodule", "submodules"),
+}
 
 
 def render(report: Report) -> str:
-    """Render findings as `path:line:col  severity  rule  preview`, then a summary."""
+    """Render findings, two lines each and worst first, then a summary."""
     lines: list[str] = []
     for finding in report.sorted_findings():
-        loc = finding.location
-        where = f"{loc.path}:{loc.line}:{loc.column}"
-        preview = f"  {finding.preview}" if finding.preview else ""
-        lines.append(
-            f"{where}: {finding.severity.value} {finding.rule_id}: "
-            f"{finding.message or finding.title}{preview}"
-        )
-        # Multi-line remediations (audit tips with YAML to paste) stay under "fix:".
-        remediation = finding.remediation.replace("\n", "\n         ")
-        lines.append(f"    fix: {remediation}")
-    lines.append(_summary(report))
+        lines.extend(_finding_lines(finding))
+    if lines:
+        lines.append("")
+    lines.extend(_summary(report))
     return "\n".join(lines) + "\n"
 
 
-def _summary(report: Report) -> str:
+def _finding_lines(finding: Finding) -> list[str]:
+    loc = finding.location
+    head = f"{loc.path}:{loc.line}:{loc.column}: {finding.severity.value} [{finding.rule_id}] "
+    head += finding.message or finding.title
+    if finding.preview:
+        head += f": {finding.preview}"
+    head += f" (confidence {finding.confidence.value})"
+    lines = [head]
+    if finding.commit is not None:
+        seen = f"    in commit {finding.commit.sha[:12]} ({finding.commit.date})"
+        if finding.history is not None and finding.history.present_at_tip:
+            seen += ", still present at the tip"
+        lines.append(seen)
+    # Multi-line remediations (audit tips with YAML to paste) stay indented under "fix:".
+    remediation = finding.remediation.replace("\n", "\n         ")
+    lines.append(f"    fix: {remediation}")
+    return lines
+
+
+def _summary(report: Report) -> list[str]:
     noun = "secret" if report.kind == "secrets" else "finding"
     count = len(report.findings)
-    parts = [
-        f"{count} {noun}{'' if count == 1 else 's'} in {report.scanned} "
-        f"file{'' if report.scanned == 1 else 's'} scanned"
-    ]
+    first = f"{_plural(count, noun, noun + 's')}{_by_severity(report.findings)} "
+    first += f"in {_plural(report.scanned, 'file', 'files')} scanned."
+    lines = [first]
     if report.skipped:
-        detail = ", ".join(f"{n} {reason}" for reason, n in report.skipped.items())
-        parts.append(f"skipped {sum(report.skipped.values())} ({detail})")
+        total = sum(report.skipped.values())
+        reasons = ", ".join(
+            _plural(n, *_SKIP_REASONS.get(reason, (reason, reason)))
+            for reason, n in sorted(report.skipped.items())
+        )
+        lines.append(f"Skipped {_plural(total, 'file', 'files')}: {reasons}.")
+    hidden = []
     if report.suppressed:
-        parts.append(f"{report.suppressed} allowed inline")
+        hidden.append(
+            f"{report.suppressed} allowed by inline comments or the configuration "
+            "(--no-inline-allow shows the inline ones)"
+        )
     if report.baselined:
-        parts.append(f"{report.baselined} in baseline")
-    summary = "; ".join(parts) + "."
-    for note in report.notes:
-        summary += f"\nnote: {note}"
-    return summary
+        hidden.append(f"{report.baselined} already in the baseline")
+    if hidden:
+        lines.append("Not shown: " + "; ".join(hidden) + ".")
+    lines.extend(f"Note: {note}" for note in report.notes)
+    return lines
+
+
+def _by_severity(findings: list[Finding]) -> str:
+    if not findings:
+        return ""
+    counts = Counter(f.severity for f in findings)
+    parts = [f"{counts[s]} {s.value}" for s in reversed(Severity) if counts[s]]
+    return f" ({', '.join(parts)})"
+
+
+def _plural(count: int, singular: str, plural: str) -> str:
+    return f"{count} {singular if count == 1 else plural}"

@@ -65,7 +65,9 @@ class Engine:
     ) -> Finding | None:
         line_number, line_start = lines.locate(match.start)
         line_text = lines.line(line_start)
-        if self.config.is_allowlisted(match.value, line_text):
+        if self.config.is_allowlisted(match.value, line_text) or self.config.is_ignored(
+            detector.rule.id, path, line_number
+        ):
             result.allowlisted += 1
             return None
         if self.inline_allow:

@@ -11,9 +11,11 @@ _REFERENCE = re.compile(
     \$\{\{.*\}\}            # GitHub Actions expression: ${{ secrets.X }}
     | \$\{[^}]*\}           # ${VAR}, ${VAR:-default}
     | \$\([^)]*\)           # $(command) or $(VAR) in Makefiles and Azure Pipelines
-    | ^\$[A-Za-z_]\w*$      # $VAR
+    | ^\$[A-Za-z_]\w*       # $VAR, or a value built on one: $CI_BUILDS_DIR/token
     | ^%[A-Za-z_]\w*%$      # %VAR% on Windows
     | \{\{.*\}\}            # Jinja, Helm, Mustache templates
+    | \{[A-Za-z_][\w.()\[\]'"]*\}  # f-string, str.format and C# interpolation: {password}
+    | ^\{[A-Za-z_][\w.]*[(\[]     # the start of a field with a call, cut at a quote: {f(
     | ^<[^<>]+>$            # <your-token>
     | ^\[[^\[\]]+\]$        # [YOUR_TOKEN]
     | ^os\.environ | ^process\.env | ^env\. | ^getenv\( | ^ENV\[
@@ -32,7 +34,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _GIT_SHA = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 _INTEGRITY = re.compile(r"^(?:sha1|sha256|sha384|sha512)-[A-Za-z0-9+/]+={0,2}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_.]*(?:\(\)?)?$")
-_CAMEL_CASE = re.compile(r"^[a-z]+(?:[A-Z][a-z]+)+\d*$|^(?:[A-Z][a-z]+){2,}\d*$")
+_CAMEL_CASE = re.compile(r"^(?:[a-z]+\d*|[A-Z][a-z]+\d*)(?:[A-Z][a-z]+\d*)+$")
 
 
 def is_reference(value: str) -> bool:
@@ -52,10 +54,16 @@ def is_placeholder(value: str) -> bool:
 
 
 def is_identifier(value: str) -> bool:
-    """Return whether `value` reads as code: a name, dotted path, call or camelCase word."""
-    return bool(_IDENTIFIER.match(value) and not any(c.isdigit() for c in value)) or bool(
-        _CAMEL_CASE.match(value)
-    )
+    """Return whether `value` reads as code: a name, dotted path, call or camelCase word.
+
+    Letters in random case with no separator, such as `RhQtTVpXiXPiTCcFkl`, are not
+    an identifier: generated passwords look like that.
+    """
+    if _CAMEL_CASE.match(value):
+        return True
+    if not _IDENTIFIER.match(value):
+        return False
+    return any(c in "_.(" for c in value) or value.islower() or value.isupper()
 
 
 def shannon_entropy(value: str) -> float:

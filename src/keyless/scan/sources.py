@@ -12,7 +12,6 @@ from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
 from keyless import git
-from keyless.errors import UsageError
 from keyless.logs import logger
 
 # Directories never walked outside git: version control and tool caches.
@@ -58,10 +57,14 @@ class Skipped:
 
 @dataclass
 class Selection:
-    """Paths to read from disk: (absolute path, display path) pairs."""
+    """Paths to read from disk: (absolute path, display path) pairs.
+
+    `missing` lists the PATH arguments that do not exist; the others are still scanned.
+    """
 
     root: Path
     files: list[tuple[Path, str]]
+    missing: list[str] = field(default_factory=list)
 
 
 def is_excluded(path: str, patterns: Sequence[str]) -> bool:
@@ -79,14 +82,18 @@ def is_excluded(path: str, patterns: Sequence[str]) -> bool:
 def select_paths(paths: Sequence[str], repo_root: Path | None) -> Selection:
     """Resolve PATH arguments into files: git's view inside a work tree, a walk outside."""
     root = repo_root or Path.cwd()
-    files: list[tuple[Path, str]] = []
+    selection = Selection(root=root, files=[])
+    files = selection.files
     for raw in paths:
         given = Path(raw)
         if not given.exists() and not given.is_symlink():
-            raise UsageError(
-                f"{raw}: no such file or directory",
-                hint="check the path; keyless scans the current folder by default",
+            logger.error(
+                "%s: no such file or directory; the other paths are scanned. "
+                "Check the path (keyless scans the current folder by default).",
+                raw,
             )
+            selection.missing.append(raw)
+            continue
         if given.is_dir() and not given.is_symlink():
             if repo_root is not None:
                 files.extend(_git_files(repo_root, given))
@@ -94,7 +101,7 @@ def select_paths(paths: Sequence[str], repo_root: Path | None) -> Selection:
                 files.extend(_walk(given, root))
         else:
             files.append((given, _display(given, root)))
-    return Selection(root=root, files=files)
+    return selection
 
 
 def _display(path: Path, root: Path) -> str:
@@ -128,7 +135,10 @@ def _git_files(repo_root: Path, directory: Path) -> Iterator[tuple[Path, str]]:
 def _walk(directory: Path, root: Path) -> Iterator[tuple[Path, str]]:
     for current, dirnames, filenames in os.walk(directory, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIPPED_DIRS)
-        for name in sorted(filenames):
+        # os.walk lists links to folders among the folders and does not follow them;
+        # pass them on as files so they are counted as skipped links.
+        linked = [d for d in dirnames if (Path(current) / d).is_symlink()]
+        for name in sorted([*filenames, *linked]):
             path = Path(current) / name
             yield path, _display(path, root)
 
@@ -162,13 +172,7 @@ def _read(path: Path, display: str, max_size: int, skipped: Skipped) -> Blob | N
         skipped.add("not-a-file", display)
         return None
     if link.st_size > max_size:
-        skipped.add("too-large", display)
-        logger.info(
-            "%s: skipped, %d bytes is over the %d-byte limit (--max-file-size)",
-            display,
-            link.st_size,
-            max_size,
-        )
+        _skip_too_large(display, link.st_size, max_size, skipped)
         return None
     try:
         return Blob(display, path.read_bytes())
@@ -183,10 +187,14 @@ def _read_symlink(path: Path, display: str, skipped: Skipped) -> Blob | None:
         path.stat()
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            logger.warning("%s: symbolic link loop; skipped", display)
+            logger.warning("%s: symbolic link loop; skipped. Remove or fix the link.", display)
             skipped.add("symlink-loop", display)
         else:
-            logger.warning("%s: broken symbolic link; skipped", display)
+            logger.warning(
+                "%s: broken symbolic link (its target does not exist); skipped. "
+                "Remove or fix the link.",
+                display,
+            )
             skipped.add("broken-symlink", display)
         return None
     # The target is scanned under its own path when it is part of the scan.
@@ -254,6 +262,29 @@ def read_objects(
         data = out[position : position + size]
         position += size + 1
         if size > max_size:
-            skipped.add("too-large", path)
+            _skip_too_large(path, size, max_size, skipped)
             continue
         yield Blob(path, data)
+
+
+def _skip_too_large(display: str, size: int, max_size: int, skipped: Skipped) -> None:
+    # A warning, not a debug line: a large file can hold a secret that goes unreported.
+    logger.warning(
+        "%s: skipped, %s is over the %s limit; raise --max-file-size to scan it",
+        display,
+        format_size(size),
+        format_size(max_size),
+    )
+    skipped.add("too-large", display)
+
+
+def format_size(size: int) -> str:
+    """Return a byte count for people: `512 bytes`, `1.5 KiB`, `2 MiB`."""
+    if size < 1024:
+        return f"{size} bytes"
+    value, unit = size / 1024, "KiB"
+    for larger in ("MiB", "GiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, larger
+    return f"{value:.1f}".removesuffix(".0") + f" {unit}"

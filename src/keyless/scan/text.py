@@ -31,6 +31,8 @@ def decode(data: bytes) -> Decoded | None:
         (codecs.BOM_UTF16_LE, "utf-16"),
         (codecs.BOM_UTF16_BE, "utf-16"),
     ):
+        # NOTE: a Latin-1 file that happens to start with bytes FF FE is decoded as
+        # UTF-16 and its text is lost; checking the decoded text for sense would catch it.
         if data.startswith(bom):
             try:
                 return Decoded(data.decode(encoding), encoding)

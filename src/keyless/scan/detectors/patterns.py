@@ -16,13 +16,20 @@ ROTATE = (
     "at run time from a secret store or a short-lived credential."
 )
 
+# `RegexDetector.group` value meaning "the last group that matched", for patterns whose
+# alternatives each capture the secret in a group of their own.
+LAST_GROUP = -1
+
 # A validator returns the confidence for a candidate value, or None to drop it.
 Validator = Callable[[str], "Confidence | None"]
 
 
 @dataclass
 class RegexDetector:
-    """A detector made of one regular expression; the secret is `group` of each match."""
+    """A detector made of one regular expression; the secret is `group` of each match.
+
+    With `group=LAST_GROUP` the secret is the last group that matched.
+    """
 
     rule: Rule
     keywords: tuple[str, ...]
@@ -32,7 +39,8 @@ class RegexDetector:
 
     def find(self, text: str, start: int, end: int) -> Iterator[Match]:
         for match in self.pattern.finditer(text, start, end):
-            value = match.group(self.group)
+            group = (match.lastindex or 0) if self.group == LAST_GROUP else self.group
+            value = match.group(group)
             if not value or is_placeholder(value):
                 continue
             confidence = self.rule.confidence
@@ -41,7 +49,7 @@ class RegexDetector:
                 if checked is None:
                     continue
                 confidence = checked
-            yield Match(match.start(self.group), match.end(self.group), value, confidence)
+            yield Match(match.start(group), match.end(group), value, confidence)
 
 
 def rule(
@@ -152,7 +160,10 @@ DETECTORS: list[RegexDetector] = [
             "glsoat-",
         ),
         re.compile(
+            # Routable tokens (GitLab 17.x and later) add dot-separated parts, such as
+            # `.01.` and a checksum, after the random part.
             _START + r"((?:glpat|gldt|glrt|glft|glimt|glagent|gloas|glsoat)-[A-Za-z0-9_\-]{20,}"
+            r"(?:\.[A-Za-z0-9_\-]+)*"
             r"|glptt-[0-9a-f]{40}|glcbt-[0-9a-fA-F]{1,5}_[A-Za-z0-9_\-]{20,})"
             + r"(?![A-Za-z0-9_\-])"
         ),
@@ -259,7 +270,7 @@ DETECTORS: list[RegexDetector] = [
             "A HashiCorp Vault service, batch or recovery token (hvs., hvb., hvr.).",
         ),
         ("hvs.", "hvb.", "hvr."),
-        re.compile(_START + r"(hv[sbr]\.[A-Za-z0-9_\-]{24,})" + r"(?![A-Za-z0-9_\-.])"),
+        re.compile(_START + r"(hv[sbr]\.[A-Za-z0-9_\-]{24,})" + r"(?![A-Za-z0-9_\-])"),
         group=1,
     ),
     RegexDetector(
@@ -287,10 +298,13 @@ DETECTORS: list[RegexDetector] = [
             "until it expires.",
         ),
         ("sig=",),
+        # The signature's parameters come in any order: `sv` (the signed version) before
+        # `sig`, or after it in the same query string.
         re.compile(
-            r"(?i)(?:[?&;]|^|\s)sv=\d{4}-\d{2}-\d{2}[^\s\"'<>]*?&sig=([A-Za-z0-9%+/=]{40,})"
+            r"(?i)(?<![A-Za-z0-9_])sv=\d{4}-\d{2}-\d{2}[^\s\"'<>]*?[&;]sig=([A-Za-z0-9%+/=]{40,})"
+            r"|[?&;]sig=([A-Za-z0-9%+/=]{40,})(?=[^\s\"'<>]*?[&;]sv=\d{4}-\d{2}-\d{2})"
         ),
-        group=1,
+        group=LAST_GROUP,
     ),
     RegexDetector(
         rule(

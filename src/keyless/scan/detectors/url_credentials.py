@@ -29,6 +29,8 @@ _ENCODED = re.compile(
     r"(?i)[A-Za-z][A-Za-z0-9+.\-]{1,30}%3A%2F%2F"
     r"[^\s:/@%\"'`<>]{1,128}%3A(?P<password>[^\s:/@\"'`<>]{3,256}?)%40[A-Za-z0-9]"
 )
+# Hosts reserved for documentation (RFC 2606): URLs with them are examples.
+_DOCUMENTATION_HOST = re.compile(r"(?i)(?:[a-z0-9\-]+\.)*example\.(?:com|org|net)(?![a-z0-9\-])")
 _TRIVIAL = {"password", "passwd", "pass", "pwd", "secret", "token", "user", "username"}
 
 
@@ -44,10 +46,14 @@ class UrlCredentialsDetector:
             for match in pattern.finditer(text, start, end):
                 value = match.group("password")
                 decoded = unquote(value)
-                if decoded.lower() in _TRIVIAL or is_placeholder(decoded):
+                if decoded.lower() in _TRIVIAL or is_placeholder(decoded) or is_placeholder(value):
+                    # The raw value is checked too: unquote() mangles `%DB_PASSWORD%`.
                     continue
-                if decoded.startswith(("$", "%")) or decoded.isdigit():
+                if decoded.startswith("$") or decoded.isdigit():
                     # $PASSWORD references, and host:port@ forms that are not passwords.
+                    continue
+                separator = 1 if text.startswith("@", match.end("password")) else len("%40")
+                if _DOCUMENTATION_HOST.match(text, match.end("password") + separator):
                     continue
                 yield Match(
                     match.start("password"), match.end("password"), value, self.rule.confidence
