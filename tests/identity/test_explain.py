@@ -7,7 +7,14 @@ import time
 import pytest
 
 from keyless.errors import UsageError
-from keyless.identity.explain import Expectation, expectations, explain, mismatches, render_table
+from keyless.identity.explain import (
+    Expectation,
+    expectations,
+    explain,
+    glob_match,
+    mismatches,
+    render_table,
+)
 from keyless.identity.issuers import GITHUB
 from tests.support.issuer import github_claims, gitlab_claims
 
@@ -160,3 +167,55 @@ def test_render_table_lists_rows() -> None:
     assert lines[0].split() == ["claim", "token", "value", "expected", "note"]
     assert lines[1].startswith("MISMATCH  ref")
     assert lines[2].startswith("ok        actor")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        ("4[0-9]", "42", False),
+        ("4[0-9]", "4[0-9]", True),
+        ("octo-org/[x]repo", "octo-org/[x]repo", True),
+        ("octo-org/[x]repo", "octo-org/xrepo", False),
+        ("[!a]", "b", False),
+        ("[!a]", "[!a]", True),
+        ("a\\*", "a\\bc", True),
+        ("repo:octo-org/*", "repo:octo-org/app:ref:refs/heads/main", True),
+        ("repo:octo-org/*:ref:refs/heads/main", "repo:octo-org/app:ref:refs/heads/dev", False),
+        ("run_?", "run_1", True),
+        ("run_?", "run_12", False),
+        ("*", "", True),
+        ("?", "", False),
+        ("a*b*c", "a-b-b-c", True),
+        ("a*b*c", "a-c-b", False),
+        ("line*", "line\nnext", True),
+    ],
+)
+def test_glob_only_star_and_question_mark(pattern: str, value: str, matches: bool) -> None:
+    assert glob_match(pattern, value) is matches
+
+
+def test_glob_many_stars() -> None:
+    """Many stars against a long value: the matcher never backtracks exponentially."""
+    assert not glob_match("*a" * 30 + "b", "a" * 20_000)
+    assert glob_match("*a" * 30 + "b", "a" * 20_000 + "b")
+
+
+@pytest.mark.parametrize(
+    ("claim", "value", "text", "ok"),
+    [
+        ("run_id", "42", "run_id=4[0-9]", False),
+        ("run_id", "4[0-9]", "run_id=4[0-9]", True),
+        ("repository", "octo-org/xrepo", "repository=octo-org/[x]repo", False),
+        ("repository", "octo-org/[x]repo", "repository=octo-org/[x]repo", True),
+    ],
+)
+def test_expect_claim_brackets_literal(claim: str, value: str, text: str, ok: bool) -> None:
+    (row,) = explain(_github(**{claim: value}), [Expectation.parse(text)])
+    assert row.ok is ok
+
+
+def test_brackets_literal_in_case_note() -> None:
+    claims = _github(repository="octo-org/[x]repo")
+    assert explain(claims, [Expectation.parse("repository=octo-org/[x]repo")])[0].ok
+    note = _note(claims, "repository=Octo-Org/[X]repo")
+    assert note.startswith("differs only in case")

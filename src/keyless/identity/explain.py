@@ -8,7 +8,6 @@ next to the claims the target was configured to accept.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -17,8 +16,37 @@ from typing import Any
 from keyless.errors import UsageError
 from keyless.identity import issuers
 from keyless.identity.claims import analyse_subject, audiences, format_value, platform_of
+from keyless.terminal import safe_line
 
 _IMMUTABLE_SUB = re.compile(r"^repo:[^/:@]+@\d+/[^/:@]+@\d+:")
+
+
+def glob_match(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
+    """Return whether `value` matches `pattern` as cloud trust policies match (StringLike).
+
+    `*` matches any run of characters, `/` and `:` included, and `?` exactly one;
+    every other character, `[` and `\\` among them, stands for itself. The match
+    takes at most len(pattern) * len(value) steps, whatever the pattern.
+    """
+    if ignore_case:
+        pattern, value = pattern.lower(), value.lower()
+    p = v = 0
+    star = -1  # index of the last `*` seen in the pattern
+    resume = 0  # where in the value that `*` would resume if the rest fails
+    while v < len(value):
+        if p < len(pattern) and pattern[p] == "*":
+            star, resume = p, v
+            p += 1
+        elif p < len(pattern) and pattern[p] in ("?", value[v]):
+            p += 1
+            v += 1
+        elif star >= 0:
+            # Let the last `*` swallow one more character and try again.
+            resume += 1
+            p, v = star + 1, resume
+        else:
+            return False
+    return all(char == "*" for char in pattern[p:])
 
 
 @dataclass(frozen=True)
@@ -43,7 +71,7 @@ class Expectation:
     def matches(self, value: str) -> bool:
         """Return whether one claim value satisfies this expectation (case-sensitive)."""
         if self.glob:
-            return fnmatch.fnmatchcase(value, self.pattern)
+            return glob_match(self.pattern, value)
         return value == self.pattern
 
 
@@ -134,7 +162,7 @@ def _mismatch_note(claims: Mapping[str, Any], expectation: Expectation, values: 
         notes.extend(_workflow_notes(claims, expectation))
     elif name == "aud":
         notes.append(_audience_note(claims, expectation))
-    elif name == "iss":
+    elif name == "iss" and values:
         notes.extend(_issuer_notes(values[0], expectation.pattern))
     elif name == "ref":
         notes.extend(_ref_notes(claims, expectation))
@@ -143,7 +171,7 @@ def _mismatch_note(claims: Mapping[str, Any], expectation: Expectation, values: 
 
 def _matches_ignoring_case(expectation: Expectation, value: str) -> bool:
     if expectation.glob:
-        return fnmatch.fnmatchcase(value.lower(), expectation.pattern.lower())
+        return glob_match(expectation.pattern, value, ignore_case=True)
     return value.lower() == expectation.pattern.lower()
 
 
@@ -253,10 +281,16 @@ def _ref_notes(claims: Mapping[str, Any], expectation: Expectation) -> list[str]
 
 
 def render_table(rows: Sequence[Row]) -> str:
-    """Return rows as a text table: status, claim, token value, expected, note."""
+    """Return rows as a text table: status, claim, token value, expected, note.
+
+    Cells go through `safe_line`, because claim values come from the token.
+    """
     header = ("", "claim", "token value", "expected", "note")
     lines = [header] + [
-        ("ok" if row.ok else "MISMATCH", row.claim, row.token_value, row.expected, row.note)
+        (
+            "ok" if row.ok else "MISMATCH",
+            *(safe_line(cell) for cell in (row.claim, row.token_value, row.expected, row.note)),
+        )
         for row in rows
     ]
     widths = [max(len(line[column]) for line in lines) for column in range(4)]
