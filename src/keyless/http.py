@@ -143,6 +143,40 @@ def send(
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
+class ResponseTooLarge(Exception):
+    """A response body was longer than the caller allows."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the response is larger than {describe_size(limit)}")
+        self.limit = limit
+
+
+def describe_size(size: int) -> str:
+    """Return a byte count as "64 KiB", "1 MiB" or "512 bytes"."""
+    for unit, factor in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} bytes"
+
+
+def read_limited(response: requests.Response, limit: int) -> bytes:
+    """Return the body of a response sent with `stream=True`, reading at most `limit` bytes.
+
+    Raises ResponseTooLarge as soon as the body (after content decoding, so a
+    compressed body cannot expand past the limit either) or its declared
+    Content-Length exceeds `limit`.
+    """
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ResponseTooLarge(limit)
+    body = bytearray()
+    for chunk in response.iter_content(chunk_size=64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            raise ResponseTooLarge(limit)
+    return bytes(body)
+
+
 def server_time(response: requests.Response) -> datetime | None:
     """Return the time in the response's `Date` header, or None when it is missing or invalid."""
     value = response.headers.get("Date")

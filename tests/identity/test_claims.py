@@ -7,7 +7,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from keyless.identity.claims import analyse_subject, ordered_claims, time_window
+from keyless.identity.claims import (
+    analyse_subject,
+    duration,
+    numeric_date,
+    ordered_claims,
+    time_window,
+)
 from keyless.identity.issuers import GITHUB, classify
 from tests.support.issuer import github_claims, gitlab_claims
 
@@ -115,3 +121,49 @@ def test_self_managed_gitlab_by_claims() -> None:
     info = classify("https://gitlab.company.example", claims)
     assert info.kind == "gitlab-self-managed"
     assert info.platform == "gitlab"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (5, "5s"),
+        (65, "1m 5s"),
+        (3723, "1h 2m 3s"),
+        (86400, "1d 0h 0m 0s"),
+        (796404935, "9217d 15h 35m 35s"),
+    ],
+)
+def test_duration(seconds: float, text: str) -> None:
+    assert duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (1700000000, 1700000000.0),
+        (1700000000.5, 1700000000.5),
+        (0, 0.0),
+        (1e308, None),
+        (-1e308, None),
+        (10**400, None),
+        (253402300800, None),
+        (float("nan"), None),
+        (float("inf"), None),
+        (True, None),
+        ("1700000000", None),
+        (None, None),
+        ([1], None),
+    ],
+)
+def test_numeric_date(value: object, seconds: float | None) -> None:
+    assert numeric_date(value) == seconds
+
+
+def test_time_window_with_unreadable_claims() -> None:
+    claims = github_claims(GITHUB, "aud", NOW, 300)
+    claims.update(exp=1e308, iat="yesterday")
+    window = time_window(claims)
+    assert window.expires_at is None
+    assert window.issued_at is None
+    assert window.invalid == {"iat": '"yesterday"', "exp": "1e+308"}
+    assert window.status == "unknown"

@@ -13,8 +13,8 @@ The server binds to 127.0.0.1 on a free port and runs in a thread. It serves:
 `Issuer.mint` makes tokens whose claims look like real GitHub Actions or GitLab CI
 tokens: every custom claim is a string, `exp = iat + expires_in` (300 by default)
 and `nbf` is before `iat`. Failures are programmable: queue HTTP statuses or delays
-for the next token requests, shift the server's `Date` header, or serve TLS with a
-self-signed CA.
+for the next token requests, shift the server's `Date` header or replace it, answer
+a path with a raw body or a body that never ends, or serve TLS with a self-signed CA.
 
 Use the `oidc_issuer` fixture (one issuer per test), `oidc_issuer_session` (one per
 test session, for servers such as Vault that are configured once), or
@@ -61,6 +61,9 @@ TOKEN_REQUEST_PATH = (
     "11111111-1111-1111-1111-111111111111/jobs/22222222-2222-2222-2222-222222222222/idtoken"
 )
 DEFAULT_KID = "test-key-1"
+# Bytes an endless body stops at, so that a client that never hangs up cannot hang
+# a test.
+ENDLESS_LIMIT = 32 * 1024 * 1024
 Flavor = Literal["github", "gitlab"]
 
 _key_cache: dict[str, rsa.RSAPrivateKey] = {}
@@ -185,6 +188,15 @@ class Issuer:
     date_offset: float = 0.0
     discovery_overrides: dict[str, Any] = field(default_factory=dict)
     requests_seen: list[str] = field(default_factory=list)
+    # Hostile or broken responses: a path's raw body (sent as application/json), a path
+    # answered with a body that never ends (without Content-Length, until the client
+    # hangs up or ENDLESS_LIMIT bytes), and a `Date` header value to send instead of
+    # the real one.
+    raw_bodies: dict[str, bytes] = field(default_factory=dict)
+    endless: set[str] = field(default_factory=set)
+    date_header: str | None = None
+    # Bytes of endless bodies written before the client hung up, per path.
+    endless_sent: dict[str, int] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -223,6 +235,16 @@ class Issuer:
         }
         document.update(self.discovery_overrides)
         return document
+
+    def endless_bytes_sent(self, path: str, timeout: float = 5.0) -> int:
+        """Return how much of the endless body at `path` went out before the client hung up.
+
+        Waits for the server thread to notice the hang-up.
+        """
+        deadline = time.monotonic() + timeout
+        while path not in self.endless_sent and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.endless_sent[path]
 
     def add_key(self, kid: str, *, publish: bool = True) -> None:
         """Add a signing key; unpublished keys sign tokens the JWKS cannot verify."""
@@ -317,13 +339,19 @@ def _handler_class(issuer: Issuer) -> type[BaseHTTPRequestHandler]:
             return
 
         def date_time_string(self, timestamp: float | None = None) -> str:
+            if issuer.date_header is not None:
+                return issuer.date_header
             now = time.time() if timestamp is None else timestamp
             return email.utils.formatdate(now + issuer.date_offset, usegmt=True)
 
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
             issuer.requests_seen.append(parts.path)
-            if parts.path == JWKS_PATH:
+            if parts.path in issuer.endless:
+                self._endless(parts.path)
+            elif parts.path in issuer.raw_bodies:
+                self._send(200, issuer.raw_bodies[parts.path])
+            elif parts.path == JWKS_PATH:
                 self._json(200, issuer.jwks())
             elif parts.path.endswith(DISCOVERY_SUFFIX):
                 prefix = parts.path[: -len(DISCOVERY_SUFFIX)]
@@ -358,8 +386,26 @@ def _handler_class(issuer: Issuer) -> type[BaseHTTPRequestHandler]:
             )
             self._json(200, {"count": 1, "value": token})
 
+        def _endless(self, path: str) -> None:
+            chunk = b" " * 65536
+            sent = 0
+            self.close_connection = True
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                while sent < ENDLESS_LIMIT:
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            finally:
+                issuer.endless_sent[path] = sent
+
         def _json(self, status: int, body: Mapping[str, Any]) -> None:
-            data = json.dumps(body).encode()
+            self._send(status, json.dumps(body).encode())
+
+        def _send(self, status: int, data: bytes) -> None:
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -124,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
 def _print_raw(result: TokenReport) -> int:
     from keyless.identity.explain import mismatches, render_table
     from keyless.logs import logger
+    from keyless.terminal import safe_line
 
     if result.ok:
         sys.stdout.write(result.token.raw.reveal() + "\n")
@@ -131,7 +132,7 @@ def _print_raw(result: TokenReport) -> int:
         return ExitCode.OK
     if result.verification is not None:
         for check in result.verification.failures():
-            logger.error("token: verification failed: %s: %s", check.name, check.detail)
+            logger.error("token: verification failed: %s: %s", check.name, safe_line(check.detail))
     failed = mismatches(result.rows)
     if failed:
         logger.error(

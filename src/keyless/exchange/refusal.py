@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from keyless.errors import Error
 from keyless.identity.claims import audiences, format_value
+from keyless.terminal import safe_line
 
 if TYPE_CHECKING:
     from keyless.identity.token import IdentityToken
@@ -34,7 +35,7 @@ def format_claims(claims: Mapping[str, Any], names: Iterable[str] = _SHOWN_CLAIM
     lines = []
     for name in names:
         value = claims.get(name)
-        shown = "(missing)" if value is None else format_value(value)
+        shown = "(missing)" if value is None else safe_line(format_value(value))
         lines.append(f"  {name}: {shown}")
     return "\n".join(lines)
 

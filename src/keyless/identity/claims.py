@@ -262,11 +262,17 @@ class TimeWindow:
     now: datetime
     # Seconds the local clock runs ahead of the issuer's, when measured.
     clock_skew: float | None
+    # Where the clock skew was measured, or tried to be: a host name.
     clock_skew_source: str | None
+    # Time claims that are present but not a time keyless can show: the claim name
+    # and the value as JSON.
+    invalid: dict[str, str] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
-        """Return valid, expired or not yet valid (without leeway)."""
+        """Return valid, expired, not yet valid or unknown (without leeway)."""
+        if "exp" in self.invalid or "nbf" in self.invalid:
+            return "unknown"
         if self.expires_at is not None and self.now >= self.expires_at:
             return "expired"
         if self.not_before is not None and self.now < self.not_before:
@@ -274,10 +280,27 @@ class TimeWindow:
         return "valid"
 
 
+def numeric_date(value: Any) -> float | None:
+    """Return a JWT NumericDate as seconds since the epoch, or None when it is not one.
+
+    Only a finite number that a date can hold (years 1 to 9999, UTC) counts: a
+    boolean, a string, NaN, an infinity or 1e308 is not a time.
+    """
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+        datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return None
+    return seconds
+
+
 def _timestamp(value: Any) -> datetime | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=timezone.utc)
-    return None
+    seconds = numeric_date(value)
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
 def time_window(
@@ -286,7 +309,12 @@ def time_window(
     clock_skew_source: str | None = None,
     now: datetime | None = None,
 ) -> TimeWindow:
-    """Return the window from `iat`, `nbf` and `exp`."""
+    """Return the window from `iat`, `nbf` and `exp`; unreadable ones go to `invalid`."""
+    invalid = {
+        name: _json_excerpt(claims[name])
+        for name in TIME_CLAIMS
+        if name in claims and numeric_date(claims[name]) is None
+    }
     return TimeWindow(
         issued_at=_timestamp(claims.get("iat")),
         not_before=_timestamp(claims.get("nbf")),
@@ -294,7 +322,14 @@ def time_window(
         now=now or datetime.now(timezone.utc),
         clock_skew=clock_skew,
         clock_skew_source=clock_skew_source,
+        invalid=invalid,
     )
+
+
+def _json_excerpt(value: Any) -> str:
+    """Return a claim value as JSON, cut to 40 characters, for a note."""
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def relative(moment: datetime, now: datetime) -> str:
@@ -309,10 +344,13 @@ def relative(moment: datetime, now: datetime) -> str:
 
 
 def duration(seconds: float) -> str:
-    """Return a duration as "1h 2m 3s", "4m 5s" or "6s"."""
+    """Return a duration as "2d 1h 2m 3s", "1h 2m 3s", "4m 5s" or "6s"."""
     total = round(seconds)
-    hours, rest = divmod(total, 3600)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h {minutes}m {secs}s"
     if hours:
         return f"{hours}h {minutes}m {secs}s"
     if minutes:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 GITHUB = "https://token.actions.githubusercontent.com"
 GITLAB_COM = "https://gitlab.com"
@@ -55,12 +55,21 @@ class IssuerInfo:
 
     @property
     def recognised(self) -> bool:
-        return self.kind not in ("look-alike", "unknown")
+        return self.kind not in ("look-alike", "unknown", "invalid")
+
+
+def split_url(url: str) -> SplitResult | None:
+    """Return the parts of `url`, or None when it cannot be parsed (such as `https://[`)."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        return None
 
 
 def is_loopback(url: str) -> bool:
     """Return whether the URL's host is localhost or a loopback address."""
-    host = urlsplit(url).hostname or ""
+    parts = split_url(url)
+    host = (parts.hostname if parts else None) or ""
     if host == "localhost":
         return True
     try:
@@ -71,6 +80,8 @@ def is_loopback(url: str) -> bool:
 
 def classify(issuer: str, claims: Mapping[str, Any] | None = None) -> IssuerInfo:
     """Return what `issuer` is; `claims` lets self-managed GitLab be recognised."""
+    if split_url(issuer) is None:
+        return IssuerInfo(issuer, "invalid", "not a URL keyless can parse")
     known = _recognise(issuer)
     if known is not None:
         return known

@@ -24,6 +24,7 @@ from keyless.identity.claims import (
 from keyless.identity.explain import Row, mismatches, render_table
 from keyless.identity.token import IdentityToken
 from keyless.identity.verify import Verification
+from keyless.terminal import safe_line
 
 JSON_VERSION = 1
 
@@ -55,7 +56,11 @@ def build(
 ) -> TokenReport:
     """Assemble the report; the clock skew comes from the token or else the verification."""
     skew, source = token.clock_skew, token.clock_skew_source
-    if skew is None and verification is not None:
+    if (
+        skew is None
+        and verification is not None
+        and (verification.clock_skew is not None or source is None)
+    ):
         skew, source = verification.clock_skew, verification.clock_skew_source
     return TokenReport(
         token=token,
@@ -68,7 +73,11 @@ def build(
 
 
 def render_text(report: TokenReport) -> str:
-    """Return the report as aligned text sections."""
+    """Return the report as aligned text sections.
+
+    Every value that comes from the token or the issuer goes through `safe_line`, so
+    no claim can add a line, start a CI workflow command or send terminal escapes.
+    """
     sections = [
         _section(
             "token",
@@ -90,7 +99,7 @@ def render_text(report: TokenReport) -> str:
     sections.append(_section("time", _time_lines(report.window)))
     if report.verification is not None:
         lines = [
-            f"  {'ok' if check.ok else 'FAILED':<6}  {check.name:<9}  {check.detail}"
+            f"  {check.status_label:<6}  {check.name:<9}  {safe_line(check.detail)}"
             for check in report.verification.checks
         ]
         sections.append("verification\n" + "\n".join(lines) + "\n")
@@ -104,8 +113,9 @@ def render_text(report: TokenReport) -> str:
 def _section(title: str, rows: list[tuple[str, str]]) -> str:
     if not rows:
         return f"{title}\n  (none)\n"
-    width = max(len(name) for name, _ in rows)
-    body = "".join(f"  {name:<{width}}  {value}\n" for name, value in rows)
+    safe = [(safe_line(name), safe_line(value)) for name, value in rows]
+    width = max(len(name) for name, _ in safe)
+    body = "".join(f"  {name:<{width}}  {value}\n" for name, value in safe)
     return f"{title}\n{body}"
 
 
@@ -123,22 +133,32 @@ def _subject_lines(subject: Subject) -> list[tuple[str, str]]:
 
 def _time_lines(window: TimeWindow) -> list[tuple[str, str]]:
     lines: list[tuple[str, str]] = []
-    for name, moment in (
-        ("issued", window.issued_at),
-        ("not before", window.not_before),
-        ("expires", window.expires_at),
+    for name, claim, moment in (
+        ("issued", "iat", window.issued_at),
+        ("not before", "nbf", window.not_before),
+        ("expires", "exp", window.expires_at),
     ):
-        if moment is None:
+        if claim in window.invalid:
+            lines.append((name, f"(not a valid time: {claim} is {window.invalid[claim]})"))
+        elif moment is None:
             lines.append((name, "(missing)"))
         else:
             lines.append((name, f"{_iso(moment)} ({relative(moment, window.now)})"))
-    lines.append(("status", f"{window.status} by the local clock"))
+    if window.status == "unknown":
+        lines.append(("status", "unknown: the token's exp or nbf is not a valid time"))
+    else:
+        lines.append(("status", f"{window.status} by the local clock"))
     lines.append(("clock skew", _skew_text(window)))
     return lines
 
 
 def _skew_text(window: TimeWindow) -> str:
     if window.clock_skew is None:
+        if window.clock_skew_source is not None:
+            return (
+                f"not measured (the HTTP Date header from {window.clock_skew_source} "
+                "was missing or invalid)"
+            )
         return "not measured (no HTTP response from the issuer; --verify measures it)"
     skew = window.clock_skew
     where = window.clock_skew_source or "the issuer"
@@ -152,14 +172,19 @@ def _summary(report: TokenReport) -> str:
     problems: list[str] = []
     failed_rows = mismatches(report.rows)
     if failed_rows:
-        names = ", ".join(row.claim for row in failed_rows)
+        names = safe_line(", ".join(row.claim for row in failed_rows))
         problems.append(f"{len(failed_rows)} expectation(s) not met ({names})")
     if report.verification is not None and not report.verification.ok:
         names = ", ".join(check.name for check in report.verification.failures())
         problems.append(f"verification failed ({names})")
     if problems:
         return "; ".join(problems)
-    return "verified" if report.verification is not None else "ok (signature not verified)"
+    if report.verification is None:
+        return "ok (signature not verified)"
+    unchecked = report.verification.unchecked()
+    if unchecked:
+        return f"verified ({', '.join(check.name for check in unchecked)} not checked)"
+    return "verified"
 
 
 def _iso(moment: datetime) -> str:
@@ -199,6 +224,7 @@ def to_dict(report: TokenReport) -> dict[str, Any]:
             "not_before": _iso(window.not_before) if window.not_before else None,
             "expires_at": _iso(window.expires_at) if window.expires_at else None,
             "status": window.status,
+            "invalid": window.invalid,
             "clock_skew_seconds": window.clock_skew,
             "clock_skew_source": window.clock_skew_source,
         },

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -42,22 +44,59 @@ class IdentityToken:
     clock_skew_source: str | None = None
 
 
+# Maximum token size in bytes. CI tokens are 1 to 2 KiB, and the limit keeps a
+# wrong file (such as /dev/zero) or variable from filling memory.
+MAX_TOKEN_BYTES = 64 * 1024
+
+# A JWT in compact serialisation: three base64url parts, the last one empty for
+# an unsigned token.
+_JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_BASE64URL = frozenset(string.ascii_letters + string.digits + "-_.")
+
+
 def decode_unverified(raw: Secret, source: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return (header, claims) of a JWT without checking its signature."""
-    parts = raw.reveal().strip().split(".")
-    if len(parts) != 3:
+    """Return (header, claims) of a JWT without checking its signature.
+
+    The value must be exactly one JWT, with white space around it at most: extra
+    lines or other characters are an error, not ignored.
+    """
+    value = raw.reveal().strip()
+    if len(value) > MAX_TOKEN_BYTES:
         raise IdentityError(
-            f"{source}: the value is not a JWT (expected three dot-separated "
-            f"parts, found {len(parts)})"
+            f"{source}: the value is not a JWT: it is longer than {MAX_TOKEN_BYTES // 1024} KiB"
         )
+    if not _JWT_SHAPE.fullmatch(value):
+        raise IdentityError(f"{source}: the value is not a JWT: {_shape_problem(value)}")
+    parts = value.split(".")
     try:
-        header = json.loads(_b64url(parts[0]))
-        claims = json.loads(_b64url(parts[1]))
-    except (ValueError, UnicodeDecodeError) as exc:
+        header = json.loads(_b64url(parts[0]), parse_constant=_reject_constant)
+        claims = json.loads(_b64url(parts[1]), parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers invalid base64, UTF-8 and JSON. RecursionError covers
+        # JSON nested too deeply to parse.
         raise IdentityError(f"{source}: the JWT's header or claims are not base64url JSON") from exc
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise IdentityError(f"{source}: the JWT's header and claims must be JSON objects")
     return header, claims
+
+
+def _shape_problem(value: str) -> str:
+    """Say why `value` is not one compact JWT, without showing any of it."""
+    lines = len(value.splitlines())
+    if lines > 1:
+        return f"it has {lines} lines; a token file or variable must hold exactly one JWT"
+    parts = value.split(".")
+    if len(parts) != 3:
+        return f"expected three dot-separated parts, found {len(parts)}"
+    bad = next((index for index, char in enumerate(value) if char not in _BASE64URL), None)
+    if bad is not None:
+        return f"character {bad + 1} is not base64url"
+    return "its header or claims part is empty"
+
+
+def _reject_constant(name: str) -> Any:
+    """Refuse NaN and Infinity, which Python's json accepts but JSON does not have."""
+    raise ValueError(f"{name} is not JSON")
 
 
 def _b64url(part: str) -> bytes:
@@ -76,11 +115,26 @@ def from_env(name: str, *, mask_stream: TextIO | None = None) -> IdentityToken:
 
 
 def from_file(path: str, *, mask_stream: TextIO | None = None) -> IdentityToken:
-    """Read a token from the file at `path`."""
+    """Read a token from the file at `path`, at most MAX_TOKEN_BYTES of it.
+
+    Regular files, pipes and devices are all read with the same bound, so
+    `--token-file /dev/stdin` works and `--token-file /dev/zero` fails quickly.
+    """
     try:
-        value = Path(path).read_text(encoding="utf-8").strip()
+        with Path(path).open("rb") as stream:
+            data = stream.read(MAX_TOKEN_BYTES + 1)
     except OSError as exc:
-        raise IdentityError(f"{path}: cannot read token file: {exc.strerror}") from exc
+        raise IdentityError(f"{path}: cannot read token file: {exc.strerror or exc}") from exc
+    if len(data) > MAX_TOKEN_BYTES:
+        raise IdentityError(
+            f"{path}: the token file is longer than {MAX_TOKEN_BYTES // 1024} KiB, "
+            "so it does not hold a JWT",
+            hint="point --token-file at a file that holds only the token",
+        )
+    try:
+        value = data.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise IdentityError(f"{path}: the token file is not UTF-8 text, so not a JWT") from exc
     if not value:
         raise IdentityError(f"{path}: token file is empty")
     return make_token(Secret(value), f"file:{path}", mask_stream=mask_stream)

@@ -11,6 +11,7 @@ against a careless verifier) are rejected before any key is fetched.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -19,9 +20,10 @@ from urllib.parse import urlsplit
 
 from keyless.errors import Error
 from keyless.identity import issuers
-from keyless.identity.claims import audiences, duration
+from keyless.identity.claims import audiences, duration, numeric_date
 from keyless.identity.token import IdentityError, IdentityToken
 from keyless.logs import logger
+from keyless.terminal import safe_line
 
 if TYPE_CHECKING:
     import requests
@@ -49,6 +51,16 @@ class Check:
     name: str
     ok: bool
     detail: str
+    # False for a step that had nothing to check against, such as the audience
+    # without --audience or --expect-audience. Such a step is recorded as ok.
+    checked: bool = True
+
+    @property
+    def status_label(self) -> str:
+        """Return "ok", "FAILED" or "skip", as the text report shows it."""
+        if not self.ok:
+            return "FAILED"
+        return "ok" if self.checked else "skip"
 
 
 @dataclass
@@ -69,8 +81,11 @@ class Verification:
     def failures(self) -> list[Check]:
         return [check for check in self.checks if not check.ok]
 
-    def add(self, name: str, ok: bool, detail: str) -> bool:
-        self.checks.append(Check(name, ok, detail))
+    def unchecked(self) -> list[Check]:
+        return [check for check in self.checks if not check.checked]
+
+    def add(self, name: str, ok: bool, detail: str, *, checked: bool = True) -> bool:
+        self.checks.append(Check(name, ok, detail, checked))
         return ok
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,7 +119,7 @@ def verify(
     jwks_uri = _discover(result, issuer, http, retry)
     if jwks_uri is None:
         return result
-    key = _signing_key(result, token, jwks_uri)
+    key = _signing_key(result, token, jwks_uri, http, retry)
     if key is None:
         return result
     if not _check_signature(result, token, key):
@@ -115,7 +130,8 @@ def verify(
 
 
 def _check_algorithm(result: Verification, header: dict[str, Any]) -> bool:
-    algorithm = str(header.get("alg", ""))
+    value = header.get("alg")
+    algorithm = value if isinstance(value, str) else ""
     if algorithm in ALLOWED_ALGORITHMS:
         return result.add("algorithm", True, f"{algorithm} (asymmetric)")
     if algorithm.lower() == "none":
@@ -127,14 +143,18 @@ def _check_algorithm(result: Verification, header: dict[str, Any]) -> bool:
             "the issuer's public key"
         )
     else:
-        why = f"{algorithm or '(missing)'} is not an algorithm keyless accepts"
+        name = algorithm or ("(missing)" if value is None else _excerpt(value))
+        why = f"{name} is not an algorithm keyless accepts"
     return result.add("algorithm", False, f"rejected: {why}")
 
 
 def _check_issuer(result: Verification, claims: dict[str, Any], expected: str | None) -> bool:
-    present = str(claims.get("iss", ""))
-    if not present:
+    value = claims.get("iss")
+    if value is None or value == "":
         return result.add("issuer", False, "the token has no iss claim")
+    if not isinstance(value, str):
+        return result.add("issuer", False, f"the token's iss is not a string: {_excerpt(value)}")
+    present = value
     if expected is not None and present != expected:
         info = issuers.classify(present, claims)
         return result.add(
@@ -145,7 +165,14 @@ def _check_issuer(result: Verification, claims: dict[str, Any], expected: str | 
     info = issuers.classify(present, claims)
     if info.kind == "look-alike":
         return result.add("issuer", False, f"{present} is {info.description}")
-    scheme = urlsplit(present).scheme
+    if info.kind == "invalid" or _unprintable(present):
+        return result.add(
+            "issuer", False, f"{present} is not a URL keyless can parse or show in a log"
+        )
+    parts = issuers.split_url(present)
+    scheme = parts.scheme if parts else ""
+    if not (parts and parts.hostname):
+        return result.add("issuer", False, f"{present} names no host")
     if scheme != "https" and not (scheme == "http" and issuers.is_loopback(present)):
         return result.add(
             "issuer", False, f"{present} is not an HTTPS URL, so its keys cannot be trusted"
@@ -159,18 +186,39 @@ def _check_issuer(result: Verification, claims: dict[str, Any], expected: str | 
     )
 
 
-def _discover(
-    result: Verification,
-    issuer: str,
+# Bytes read at most from the discovery document and from the JWKS. Real ones are a
+# few KiB; the limit keeps a hostile or broken issuer from filling memory.
+MAX_DOCUMENT_BYTES = 1 << 20
+
+# The JWK key type and, for ECDSA, the curve each accepted algorithm needs.
+_KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
+_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
+
+
+@dataclass
+class _Fetched:
+    """A JSON document from the issuer, or why there is none."""
+
+    document: Any = None
+    problem: str | None = None
+    clock_skew: float | None = None
+
+
+def _fetch_json(
+    url: str,
+    what: str,
     http: requests.Session | None,
     retry: RetryPolicy | None,
-) -> str | None:
+) -> _Fetched:
+    """GET `url` and parse at most MAX_DOCUMENT_BYTES of JSON.
+
+    A failed request raises IdentityError. A response that is not usable JSON comes
+    back as a problem, so the caller records a failed check.
+    """
     import requests
 
     from keyless import http as keyless_http
 
-    url = issuer.rstrip("/") + DISCOVERY_SUFFIX
-    result.discovery_url = url
     session = http or keyless_http.session()
     sent_at = time.time()
     try:
@@ -178,31 +226,51 @@ def _discover(
             session,
             "GET",
             url,
-            label=f"OIDC discovery at {url}",
+            label=f"{what} at {url}",
             retry=retry or keyless_http.DEFAULT_RETRY,
+            stream=True,
         )
+        received_at = time.time()
+        with response:
+            result = _Fetched(clock_skew=keyless_http.clock_skew(response, sent_at, received_at))
+            if response.status_code != 200:
+                result.problem = f"{url} returned HTTP {response.status_code}"
+                return result
+            try:
+                body = keyless_http.read_limited(response, MAX_DOCUMENT_BYTES)
+            except keyless_http.ResponseTooLarge as exc:
+                result.problem = f"{url} returned more than {keyless_http.describe_size(exc.limit)}"
+                return result
     except requests.exceptions.SSLError as exc:
         raise IdentityError(
-            f"cannot fetch the discovery document {url}: TLS verification failed",
+            f"cannot fetch the {what} {url}: TLS verification failed",
             hint="if the issuer uses a private CA, point REQUESTS_CA_BUNDLE or SSL_CERT_FILE "
             "at its certificate bundle",
         ) from exc
     except requests.RequestException as exc:
-        raise IdentityError(
-            f"cannot fetch the discovery document {url}: {type(exc).__name__}: {exc}"
-        ) from exc
-    received_at = time.time()
-    with response:
-        result.clock_skew = keyless_http.clock_skew(response, sent_at, received_at)
-        result.clock_skew_source = urlsplit(url).hostname
-        if response.status_code != 200:
-            result.add("discovery", False, f"{url} returned HTTP {response.status_code}")
-            return None
-        try:
-            document = response.json()
-        except ValueError:
-            result.add("discovery", False, f"{url} did not return JSON")
-            return None
+        raise IdentityError(f"cannot fetch the {what} {url}: {type(exc).__name__}: {exc}") from exc
+    try:
+        result.document = json.loads(body)
+    except (ValueError, RecursionError):
+        result.problem = f"{url} did not return JSON"
+    return result
+
+
+def _discover(
+    result: Verification,
+    issuer: str,
+    http: requests.Session | None,
+    retry: RetryPolicy | None,
+) -> str | None:
+    url = issuer.rstrip("/") + DISCOVERY_SUFFIX
+    result.discovery_url = url
+    fetched = _fetch_json(url, "discovery document", http, retry)
+    result.clock_skew = fetched.clock_skew
+    result.clock_skew_source = urlsplit(url).hostname
+    if fetched.problem is not None:
+        result.add("discovery", False, fetched.problem)
+        return None
+    document = fetched.document
     if not isinstance(document, dict):
         result.add("discovery", False, f"{url} did not return a JSON object")
         return None
@@ -210,7 +278,7 @@ def _discover(
         result.add(
             "discovery",
             False,
-            f"{url} names the issuer {document.get('issuer')!r}, not {issuer!r}; "
+            f"{url} names the issuer {_excerpt(document.get('issuer'))}, not {issuer!r}; "
             "issuers must match exactly",
         )
         return None
@@ -218,41 +286,51 @@ def _discover(
     if not isinstance(jwks_uri, str) or not jwks_uri:
         result.add("discovery", False, f"{url} has no jwks_uri")
         return None
-    scheme = urlsplit(jwks_uri).scheme
+    parts = issuers.split_url(jwks_uri)
+    scheme = parts.scheme if parts and not _unprintable(jwks_uri) else ""
     if scheme != "https" and not (scheme == "http" and issuers.is_loopback(jwks_uri)):
-        result.add("discovery", False, f"the jwks_uri {jwks_uri} is not an HTTPS URL")
+        result.add("discovery", False, f"the jwks_uri {_excerpt(jwks_uri)} is not an HTTPS URL")
         return None
     result.jwks_uri = jwks_uri
     result.add("discovery", True, f"{url} names this issuer; keys at {jwks_uri}")
     return jwks_uri
 
 
-def _signing_key(result: Verification, token: IdentityToken, jwks_uri: str) -> Any:
-    import jwt
+def _unprintable(url: str) -> bool:
+    """Return whether `url` contains white space or characters a log line cannot show."""
+    return any(char.isspace() for char in url) or safe_line(url) != url
 
-    from keyless import http as keyless_http
 
+def _excerpt(value: Any) -> str:
+    """Return a value from the issuer for a message: repr, cut to 80 characters."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _signing_key(
+    result: Verification,
+    token: IdentityToken,
+    jwks_uri: str,
+    http: requests.Session | None,
+    retry: RetryPolicy | None,
+) -> Any:
+    """Return the JWKS key with the token's kid that fits its algorithm, or None."""
     kid = token.header.get("kid")
-    if not kid:
-        result.add("key", False, "the token's header has no kid, so no JWKS key can be chosen")
+    if not isinstance(kid, str) or not kid:
+        result.add(
+            "key", False, "the token's header has no kid string, so no JWKS key can be chosen"
+        )
         return None
-    context = keyless_http.ssl_context() if jwks_uri.startswith("https:") else None
-    client = jwt.PyJWKClient(
-        jwks_uri,
-        headers={"User-Agent": keyless_http.USER_AGENT},
-        timeout=30,
-        ssl_context=context,
-    )
-    try:
-        key = client.get_signing_key(str(kid))
-    except jwt.PyJWKClientConnectionError as exc:
-        raise IdentityError(
-            f"cannot fetch the JWKS {jwks_uri}: {exc}",
-            hint="if the issuer uses a private CA, point REQUESTS_CA_BUNDLE or SSL_CERT_FILE "
-            "at its certificate bundle",
-        ) from exc
-    except jwt.PyJWKClientError as exc:
-        logger.debug("JWKS lookup of kid %s failed: %s", kid, exc)
+    fetched = _fetch_json(jwks_uri, "JWKS", http, retry)
+    if fetched.problem is not None:
+        result.add("key", False, fetched.problem)
+        return None
+    keys = fetched.document.get("keys") if isinstance(fetched.document, dict) else None
+    if not isinstance(keys, list):
+        result.add("key", False, f"the JWKS at {jwks_uri} has no `keys` array")
+        return None
+    entries = [entry for entry in keys if isinstance(entry, dict) and entry.get("kid") == kid]
+    if not entries:
         result.add(
             "key",
             False,
@@ -260,8 +338,39 @@ def _signing_key(result: Verification, token: IdentityToken, jwks_uri: str) -> A
             "by this issuer, or the issuer rotated its keys",
         )
         return None
-    result.add("key", True, f"kid {kid} found in the JWKS")
-    return key
+    algorithm = str(token.header.get("alg"))
+    problems = []
+    for entry in entries:
+        key, problem = _usable_key(entry, algorithm)
+        if key is not None:
+            result.add("key", True, f"kid {kid} found in the JWKS")
+            return key
+        problems.append(problem)
+    reasons = "; ".join(problems)
+    result.add("key", False, f"the JWKS key with kid {kid} cannot check {algorithm}: {reasons}")
+    return None
+
+
+def _usable_key(entry: dict[str, Any], algorithm: str) -> tuple[Any, str]:
+    """Return (PyJWK, "") when the JWK fits `algorithm`, else (None, why not)."""
+    import jwt
+
+    expected = _KEY_TYPES[algorithm[:2]]
+    kty = entry.get("kty")
+    if kty != expected:
+        return None, f"it is a {_excerpt(kty)} key, and {algorithm} needs an {expected} key"
+    if "alg" in entry and entry["alg"] != algorithm:
+        return None, f"it is for {_excerpt(entry['alg'])}"
+    if "use" in entry and entry["use"] != "sig":
+        return None, f"its use is {_excerpt(entry['use'])}, not sig"
+    curve = _CURVES.get(algorithm)
+    if curve is not None and entry.get("crv") != curve:
+        return None, f"its curve is {_excerpt(entry.get('crv'))}, and {algorithm} needs {curve}"
+    try:
+        return jwt.PyJWK(entry, algorithm=algorithm), ""
+    except (jwt.PyJWTError, TypeError, ValueError) as exc:
+        logger.debug("JWK rejected: %s: %s", type(exc).__name__, exc)
+        return None, f"it is not a valid {expected} public key"
 
 
 def _check_signature(result: Verification, token: IdentityToken, key: Any) -> bool:
@@ -284,7 +393,9 @@ def _check_signature(result: Verification, token: IdentityToken, key: Any) -> bo
         )
     except jwt.InvalidSignatureError:
         return result.add("signature", False, "the signature does not match the issuer's key")
-    except (jwt.InvalidTokenError, jwt.PyJWKError) as exc:
+    except (jwt.PyJWTError, TypeError, ValueError) as exc:
+        # PyJWT raises TypeError or ValueError for some keys and signatures that do
+        # not fit the algorithm, so these count as a failed signature check.
         return result.add("signature", False, f"cannot check the signature: {exc}")
     return result.add("signature", True, f"valid {algorithm} signature")
 
@@ -296,7 +407,12 @@ def _check_audience(result: Verification, claims: dict[str, Any], expected: str 
         return
     shown = ", ".join(present)
     if expected is None:
-        result.add("audience", True, f"{shown} (not checked: no --audience or --expect-audience)")
+        result.add(
+            "audience",
+            True,
+            f"{shown}: not checked, because no --audience or --expect-audience was given",
+            checked=False,
+        )
     elif expected in present:
         result.add("audience", True, shown)
     else:
@@ -305,11 +421,15 @@ def _check_audience(result: Verification, claims: dict[str, Any], expected: str 
 
 def _check_time(result: Verification, claims: dict[str, Any], leeway: float, now: float) -> None:
     problems: list[str] = []
-    expires = _number(claims.get("exp"))
-    not_before = _number(claims.get("nbf"))
-    issued = _number(claims.get("iat"))
+    expires = numeric_date(claims.get("exp"))
+    not_before = numeric_date(claims.get("nbf"))
+    issued = numeric_date(claims.get("iat"))
+    for name in ("exp", "nbf", "iat"):
+        if name in claims and numeric_date(claims[name]) is None:
+            problems.append(f"{name} is not a valid time: {_excerpt(claims[name])}")
     if expires is None:
-        problems.append("the token has no numeric exp claim")
+        if "exp" not in claims:
+            problems.append("the token has no exp claim")
     elif now > expires + leeway:
         ago = duration(now - expires)
         problems.append(f"expired at {_iso(expires)}, {ago} ago (leeway {duration(leeway)})")
@@ -318,7 +438,7 @@ def _check_time(result: Verification, claims: dict[str, Any], leeway: float, now
         problems.append(f"not valid before {_iso(not_before)}, {ahead} from now")
     if issued is not None and now + leeway < issued:
         problems.append(f"issued in the future, at {_iso(issued)}")
-    if problems:
+    if problems or expires is None:
         skew = result.clock_skew
         if skew is not None and abs(skew) > leeway:
             problems.append(f"the local clock differs from the issuer's by {duration(abs(skew))}")
@@ -327,12 +447,6 @@ def _check_time(result: Verification, claims: dict[str, Any], leeway: float, now
     result.add("time", True, f"valid until {_iso(expires)} (leeway {duration(leeway)})")
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
-def _iso(timestamp: Any) -> str:
-    moment = datetime.fromtimestamp(float(timestamp), tz=timezone.utc)
+def _iso(timestamp: float) -> str:
+    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from keyless.identity.claims import format_value
 from keyless.identity.token import IdentityError, IdentityToken, make_token
 from keyless.logs import logger
 from keyless.secret import Secret
+from keyless.terminal import safe_line
 
 if TYPE_CHECKING:
     from keyless.identity.providers import TokenRequest
@@ -47,7 +49,7 @@ def _warn_on_audience(token: IdentityToken, audience: str | None) -> None:
         logger.warning(
             "CircleCI: the token's audience is %s, not %s; request a token for it with "
             '`circleci run oidc get --claims \'{"aud": "%s"}\'` and pass it with --token-env',
-            present,
+            safe_line(format_value(present)),
             audience,
             audience,
         )

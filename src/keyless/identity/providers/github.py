@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from keyless.identity.token import IdentityError, IdentityToken, make_token
+from keyless.identity.token import MAX_TOKEN_BYTES, IdentityError, IdentityToken, make_token
 from keyless.logs import logger
 from keyless.secret import Secret
 
@@ -31,6 +31,10 @@ DEPENDABOT = "dependabot[bot]"
 _PULL_REQUEST_EVENTS = frozenset(
     {"pull_request", "pull_request_review", "pull_request_review_comment"}
 )
+
+# Bytes read at most from the token service: the JSON around a token of at most
+# MAX_TOKEN_BYTES.
+MAX_RESPONSE_BYTES = 2 * MAX_TOKEN_BYTES
 
 PERMISSION_SNIPPET = """\
 permissions:
@@ -85,6 +89,7 @@ def _request_token(url: str, bearer: Secret, request: TokenRequest) -> IdentityT
                 "Authorization": f"Bearer {bearer.reveal()}",
                 "Accept": "application/json; api-version=2.0",
             },
+            stream=True,
         )
     except requests.Timeout as exc:
         raise IdentityError(
@@ -98,8 +103,14 @@ def _request_token(url: str, bearer: Secret, request: TokenRequest) -> IdentityT
         ) from exc
     received_at = time.time()
     with response:
-        raw = _value_from(response, host)
         skew = http.clock_skew(response, sent_at, received_at)
+        try:
+            raw = _value_from(response, host)
+        except requests.RequestException as exc:
+            raise IdentityError(
+                f"GitHub: reading the token from {host} failed: {type(exc).__name__}: {exc}",
+                hint="rerun the job; if it keeps failing, check githubstatus.com",
+            ) from exc
     return make_token(
         raw,
         "github",
@@ -122,9 +133,16 @@ def _value_from(response: Any, host: str) -> Secret:
             f"GitHub: the token request to {host} failed with HTTP {status}",
             hint="rerun the job; if it keeps failing, check githubstatus.com",
         )
+    from keyless import http
+
     try:
-        body = response.json()
-    except ValueError as exc:
+        body = json.loads(http.read_limited(response, MAX_RESPONSE_BYTES))
+    except http.ResponseTooLarge as exc:
+        raise IdentityError(
+            f"GitHub: the token service at {host} returned more than "
+            f"{http.describe_size(exc.limit)}, which is no token response"
+        ) from exc
+    except (ValueError, RecursionError) as exc:
         raise IdentityError(f"GitHub: the token service at {host} returned invalid JSON") from exc
     value = body.get("value") if isinstance(body, dict) else None
     if not isinstance(value, str) or not value.strip():

@@ -12,9 +12,11 @@ import os
 import re
 from typing import TYPE_CHECKING
 
+from keyless.identity.claims import format_value
 from keyless.identity.token import IdentityError, IdentityToken, decode_unverified, make_token
 from keyless.logs import logger
 from keyless.secret import Secret
+from keyless.terminal import safe_line
 
 if TYPE_CHECKING:
     from keyless.identity.providers import TokenRequest
@@ -101,7 +103,7 @@ def _warn_on_audience(token: IdentityToken, name: str, audience: str | None) -> 
             "GitLab: %s has the audience %s, not %s; set `aud: %s` under `id_tokens: %s:` "
             "in the job",
             name,
-            present,
+            safe_line(format_value(present)),
             audience,
             audience,
             name,
