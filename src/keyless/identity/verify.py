@@ -3,10 +3,12 @@
 The issuer is the one given by the caller or, without one, the token's own `iss`. It
 must be HTTPS (plain HTTP only on a loopback address, for local issuers) and must
 not be a look-alike of a recognised issuer. The discovery document must name exactly
-that issuer. The signature is checked with the key from the issuer's JWKS, found
-with PyJWT's PyJWKClient by the token's `kid`. Only asymmetric algorithms are
-accepted, so `none` and HS256 tokens (which anyone with the public key could forge
-against a careless verifier) are rejected before any key is fetched.
+that issuer. The signature is checked with the key from the issuer's JWKS that has
+the token's `kid` and fits its algorithm, built with PyJWT's PyJWK. Only asymmetric
+algorithms are accepted, so `none` and HS256 tokens (which anyone with the public
+key could forge against a careless verifier) are rejected before any key is fetched.
+At most MAX_DOCUMENT_BYTES are read of the discovery document and of the JWKS, and
+anything malformed in them or in the token fails a check instead of raising.
 """
 
 from __future__ import annotations
