@@ -170,6 +170,8 @@ def read_limited(response: requests.Response, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise ResponseTooLarge(limit)
     body = bytearray()
+    # TODO: bound the total read time too. The session's read timeout applies per
+    # read, so a server that sends a byte every few seconds can stall the read.
     for chunk in response.iter_content(chunk_size=64 * 1024):
         body += chunk
         if len(body) > limit:
