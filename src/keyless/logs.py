@@ -7,6 +7,7 @@ import os
 import sys
 
 from keyless.secret import redact_text
+from keyless.terminal import safe_line
 
 LOGGER_NAME = "keyless"
 logger = logging.getLogger(LOGGER_NAME)
@@ -21,11 +22,17 @@ _LEVELS = {
 
 
 class RedactingFilter(logging.Filter):
-    """Render each record once and replace registered secret values in it."""
+    """Render each record once, replace secret values and neutralise CI log commands.
+
+    Messages name paths and values taken from scanned repositories and servers. Each
+    line goes through `safe_line`, so that text cannot start a workflow command on
+    the runner, which reads stderr too. The line breaks of the message itself stay.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args or isinstance(record.msg, str):
-            record.msg = redact_text(record.getMessage())
+            message = redact_text(record.getMessage())
+            record.msg = "\n".join(safe_line(line) for line in message.split("\n"))
             record.args = None
         return True
 

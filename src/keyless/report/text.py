@@ -11,6 +11,7 @@ from collections import Counter
 
 from keyless.findings import Finding, Severity
 from keyless.report.model import Report
+from keyless.terminal import safe_line
 
 # Skip reasons (the keys of Report.skipped) in words, singular and plural.
 _SKIP_REASONS: dict[str, tuple[str, str]] = {
@@ -39,21 +40,24 @@ def render(report: Report) -> str:
 
 
 def _finding_lines(finding: Finding) -> list[str]:
+    # Paths, messages and fix texts can carry a repository's content, so each piece
+    # goes through safe_line: a file name must not start a CI workflow command.
     loc = finding.location
-    head = f"{loc.path}:{loc.line}:{loc.column}: {finding.severity.value} [{finding.rule_id}] "
-    head += finding.message or finding.title
+    head = f"{safe_line(loc.path)}:{loc.line}:{loc.column}: {finding.severity.value} "
+    head += f"[{finding.rule_id}] {safe_line(finding.message or finding.title)}"
     if finding.preview:
-        head += f": {finding.preview}"
+        head += f": {safe_line(finding.preview)}"
     head += f" (confidence {finding.confidence.value})"
     lines = [head]
     if finding.commit is not None:
-        seen = f"    in commit {finding.commit.sha[:12]} ({finding.commit.date})"
+        seen = f"    in commit {finding.commit.sha[:12]} ({safe_line(finding.commit.date)})"
         if finding.history is not None and finding.history.present_at_tip:
             seen += ", still present at the tip"
         lines.append(seen)
     # Multi-line remediations (audit tips with YAML to paste) stay indented under "fix:".
-    remediation = finding.remediation.replace("\n", "\n         ")
-    lines.append(f"    fix: {remediation}")
+    remediation = [safe_line(line) for line in finding.remediation.split("\n")]
+    lines.append(f"    fix: {remediation[0]}")
+    lines.extend(f"         {line}" for line in remediation[1:])
     return lines
 
 
@@ -80,7 +84,7 @@ def _summary(report: Report) -> list[str]:
         hidden.append(f"{report.baselined} already in the baseline")
     if hidden:
         lines.append("Not shown: " + "; ".join(hidden) + ".")
-    lines.extend(f"Note: {note}" for note in report.notes)
+    lines.extend(f"Note: {safe_line(note)}" for note in report.notes)
     return lines
 
 
