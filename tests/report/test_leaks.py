@@ -22,6 +22,7 @@ def test_no_secret_in_any_format(
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     outputs = tmp_path / "out"
+    outputs.mkdir()
     argv = ["scan", "--format", "github", "-v"]
     for name in FORMATS:
         if name != "github":

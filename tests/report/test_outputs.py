@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from keyless.cli import main
+from keyless.commands.options import write_files
 from keyless.commands.reporting import finish
 from keyless.errors import UsageError
 from keyless.findings import Severity
@@ -121,3 +122,122 @@ def test_clean_scan_reports_are_valid(
     schema = load_schema(f"secret-detection-report-format-{gitlab.SCHEMA_VERSION}.json")
     jsonschema.Draft7Validator(schema).validate(document)
     assert document["vulnerabilities"] == []
+
+
+@pytest.fixture
+def out_dir(tmp_path: Path) -> Path:
+    """An empty folder for reports, apart from the scanned repository."""
+    path = tmp_path / "out"
+    path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize("spelling", ["dotdot", "symlink", "hardlink"])
+def test_same_file_by_another_name_is_usage_error(
+    planted: PlantedRepo, tmp_path: Path, capsys: pytest.CaptureFixture[str], spelling: str
+) -> None:
+    target = tmp_path / "o1"
+    target.write_text("before\n")
+    other = tmp_path / "other"
+    if spelling == "dotdot":
+        other.mkdir()
+        alias = str(other / ".." / "o1")
+    elif spelling == "symlink":
+        other.symlink_to(target)
+        alias = str(other)
+    else:
+        other.hardlink_to(target)
+        alias = str(other)
+    code = main(["scan", "--json-output", str(target), "--sarif-output", alias])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert f"both the json and the sarif report would be written there ({target}" in captured.err
+    assert target.read_text() == "before\n"
+    assert captured.out == ""
+
+
+def test_output_option_aliasing_file_option(
+    planted: PlantedRepo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "o1"
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    assert main(["scan", "-o", str(link), "--sarif-output", str(target)]) == 2
+    assert "both the text and the sarif report" in capsys.readouterr().err
+    assert not target.exists()
+
+
+def test_two_reports_on_stdout_is_usage_error(
+    planted: PlantedRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["scan", "--json-output", "-"]) == 2
+    captured = capsys.readouterr()
+    assert "stdout: both the text and the json report would be written there" in captured.err
+    assert captured.out == ""
+
+
+def test_directory_as_output_writes_nothing(
+    planted: PlantedRepo, out_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main_file = out_dir / "main.txt"
+    assert main(["scan", "-o", str(main_file), "--json-output", str(out_dir)]) == 2
+    captured = capsys.readouterr()
+    assert f"{out_dir}: is a folder, not a file, so the json report cannot be written there" in (
+        captured.err
+    )
+    assert captured.out == ""
+    assert list(out_dir.iterdir()) == []
+
+
+def test_directory_as_output_prints_nothing(
+    planted: PlantedRepo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["scan", "--json-output", str(tmp_path)]) == 2
+    assert capsys.readouterr().out == ""
+
+
+def test_missing_folder_is_usage_error_and_not_created(
+    planted: PlantedRepo, out_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = out_dir / "no" / "such"
+    target = missing / "x.json"
+    assert (
+        main(["scan", "--sarif-output", str(out_dir / "k.sarif"), "--json-output", str(target)])
+        == 2
+    )
+    captured = capsys.readouterr()
+    assert (
+        f"{target}: cannot write the json report, because the folder {missing} does not exist"
+        in (captured.err)
+    )
+    assert captured.out == ""
+    assert list(out_dir.iterdir()) == []
+
+
+def test_reports_replace_files_atomically(planted: PlantedRepo, out_dir: Path) -> None:
+    existing = out_dir / "keyless.json"
+    existing.write_text("old\n")
+    existing.chmod(0o640)
+    link = out_dir / "latest.sarif"
+    sarif_file = out_dir / "k.sarif"
+    link.symlink_to(sarif_file)
+    argv = ["scan", "-o", str(existing), "--format", "json", "--sarif-output", str(link)]
+    assert main(argv) == 1
+    assert len(json.loads(existing.read_text())["findings"]) == 4
+    assert existing.stat().st_mode & 0o777 == 0o640
+    assert link.is_symlink()
+    assert json.loads(sarif_file.read_text())["version"] == "2.1.0"
+    # No temporary file is left next to the reports.
+    assert sorted(p.name for p in out_dir.iterdir()) == ["k.sarif", "keyless.json", "latest.sarif"]
+
+
+def test_write_error_leaves_earlier_files_untouched(tmp_path: Path) -> None:
+    first = tmp_path / "first.json"
+    first.write_text("old\n")
+    not_a_folder = tmp_path / "plain-file"
+    not_a_folder.write_text("")
+    second = not_a_folder / "second.json"
+    with pytest.raises(UsageError, match="cannot write output"):
+        write_files([(str(first), "new\n"), (str(second), "new\n")])
+    assert first.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first.json", "plain-file"]

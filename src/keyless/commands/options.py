@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -122,17 +123,116 @@ def _parse_bool(raw: str, variable: str) -> bool:
 
 
 def write_output(text: str, path: str | None) -> None:
-    """Write results to `path`, or to stdout when it is None or '-'."""
-    if path in (None, "-"):
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    """Write results to `path`, or to stdout when it is None or '-'.
+
+    A file is checked first and written atomically, as `write_files` describes.
+    """
+    if path is None or is_stdout(path):
+        write_stdout(text)
         return
+    check_output_file(path)
+    write_files([(path, text)])
+
+
+def is_stdout(path: str | None) -> bool:
+    """Return whether an output option value means stdout: unset or '-'."""
+    return path in (None, "-")
+
+
+def write_stdout(text: str) -> None:
+    """Write `text` to stdout and flush it."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def check_output_file(path: str, what: str = "output") -> None:
+    """Raise UsageError unless `path` can take an output file, without writing anything.
+
+    Its folder must exist (keyless does not create it) and `path` must not be a folder.
+    """
     target = Path(path)
+    if target.is_dir():
+        raise UsageError(
+            f"{path}: is a folder, not a file, so the {what} cannot be written there",
+            hint=f"give a file name, for example {target / 'keyless.out'}",
+        )
+    folder = Path(os.path.realpath(target)).parent
+    if not folder.exists():
+        raise UsageError(
+            f"{path}: cannot write the {what}, because the folder {folder} does not exist",
+            hint="create the folder first, or choose a file in an existing folder",
+        )
+    if not folder.is_dir():
+        raise UsageError(
+            f"{path}: cannot write the {what}, because {folder} is not a folder",
+            hint="choose a file in an existing folder",
+        )
+
+
+def same_file_key(path: str) -> tuple[str, ...]:
+    """Return a key that is equal for two paths naming the same file.
+
+    The key is the (device, inode) pair of an existing file, so hard links match too,
+    and otherwise the path with `..` and symbolic links resolved.
+    """
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        status = Path(path).stat()
+    except OSError:
+        return ("path", os.path.realpath(path))
+    return ("inode", str(status.st_dev), str(status.st_ino))
+
+
+def write_files(contents: Sequence[tuple[str, str]]) -> None:
+    """Write each (path, text) pair to its file, replacing all of them only at the end.
+
+    Each text goes to a temporary file in the target's folder first, and only when every
+    one is written does `os.replace` put them in place, so a write error leaves the
+    targets as they were. A symbolic link is followed: the file it points to is replaced.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, text in contents:
+            target = Path(os.path.realpath(path))
+            staged.append((_write_temporary(path, target, text), target))
+        for temporary, target in staged:
+            try:
+                temporary.replace(target)
+            except OSError as exc:
+                raise UsageError(f"{target}: cannot write output: {exc.strerror}") from exc
+    finally:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+
+
+def _write_temporary(path: str, target: Path, text: str) -> Path:
+    import tempfile
+
+    try:
+        descriptor, name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+        )
     except OSError as exc:
         raise UsageError(f"{path}: cannot write output: {exc.strerror}") from exc
+    temporary = Path(name)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        # mkstemp creates the file 0600; give it the mode the file had, or the mode a
+        # plain open() would give a new file.
+        temporary.chmod(_target_mode(target))
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise UsageError(f"{path}: cannot write output: {exc.strerror}") from exc
+    return temporary
+
+
+def _target_mode(target: Path) -> int:
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def choices_help(values: Sequence[str]) -> str:

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import argparse
 
-from keyless.commands.options import add_option, write_output
+from keyless.commands.options import (
+    add_option,
+    check_output_file,
+    is_stdout,
+    same_file_key,
+    write_files,
+    write_stdout,
+)
 from keyless.errors import ExitCode, UsageError
 from keyless.findings import FAIL_ON_CHOICES, fails
 from keyless.report import FORMATS
@@ -71,39 +78,59 @@ def add_report_options(parser: argparse.ArgumentParser, *, fail_on: str) -> None
 def requested_outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     """Return (format, file) pairs to write, the main report first; None is stdout.
 
-    Raises UsageError when two reports would go to the same file.
+    A file of '-' means stdout too, and comes back as None.
+
+    Raises UsageError, before anything is written, when two reports would go to the
+    same file or to stdout, or when a file cannot be written (see `check_output_file`).
     """
     outputs: list[tuple[str, str | None]] = [(args.format, args.output)]
     for name in file_formats():
         path = getattr(args, output_dest(name), None)
         if path:
             outputs.append((name, path))
-    seen: dict[str, str] = {}
+    outputs = [(name, None if is_stdout(path) else path) for name, path in outputs]
+    seen: dict[tuple[str, ...], tuple[str, str]] = {}
     for name, path in outputs:
-        if path in (None, "-"):
-            continue
-        if path in seen:
+        if path is None:
+            key: tuple[str, ...] = ("stdout",)
+            display = "stdout"
+        else:
+            check_output_file(path, f"{name} report")
+            key = same_file_key(path)
+            display = path
+        if key in seen:
+            other_name, other_display = seen[key]
+            where = (
+                "there" if other_display == display else f"there ({other_display} is the same file)"
+            )
             raise UsageError(
-                f"{path}: both the {seen[path]} and the {name} report would be written there",
+                f"{display}: both the {other_name} and the {name} report would be written {where}",
                 hint="give each report its own file",
             )
-        seen[path] = name
+        seen[key] = (name, display)
     return outputs
 
 
 def finish(args: argparse.Namespace, report: Report) -> int:
-    """Write every requested report, and return the exit code its findings call for."""
+    """Write every requested report, and return the exit code its findings call for.
+
+    Every target is checked and every report rendered before the first byte goes out.
+    Files are written next (atomically, see `write_files`) and stdout last, so a
+    failure leaves no partial report behind.
+    """
     from keyless.report import check_kind, render
 
     outputs = requested_outputs(args)
-    # Check every format before writing any, so a bad combination writes nothing.
     for name, _ in outputs:
         check_kind(name, report.kind)
-    for name, path in outputs:
-        write_output(render(name, report), path)
+    rendered = [(render(name, report), path) for name, path in outputs]
+    write_files([(path, text) for text, path in rendered if path is not None])
     if any(name == "github" for name, _ in outputs):
         from keyless.report.github import append_step_summary
 
         append_step_summary(report)
+    for text, path in rendered:
+        if path is None:
+            write_stdout(text)
     failed = any(fails(f.severity, args.fail_on) for f in report.findings)
     return ExitCode.FINDINGS if failed else ExitCode.OK
