@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from keyless.findings import Finding
-from keyless.report.describe import finding_message, unique_fingerprints
+from keyless.report.describe import finding_message, report_path, unique_fingerprints
 from keyless.report.levels import CODE_QUALITY_SEVERITY
 from keyless.report.model import Report
 
@@ -21,13 +21,13 @@ from keyless.report.model import Report
 def render(report: Report) -> str:
     """Render the findings as a Code Quality issue list."""
     issues = [
-        _issue(finding, fingerprint, report.kind)
+        _issue(finding, fingerprint, report.kind, report.root)
         for finding, fingerprint in unique_fingerprints(report.sorted_findings())
     ]
     return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"
 
 
-def _issue(finding: Finding, fingerprint: str, kind: str) -> dict[str, Any]:
+def _issue(finding: Finding, fingerprint: str, kind: str, root: str) -> dict[str, Any]:
     loc = finding.location
     return {
         "type": "issue",
@@ -38,7 +38,7 @@ def _issue(finding: Finding, fingerprint: str, kind: str) -> dict[str, Any]:
         "severity": CODE_QUALITY_SEVERITY[finding.severity],
         "fingerprint": fingerprint,
         "location": {
-            "path": loc.path,
+            "path": report_path(loc.path, root),
             "lines": {
                 "begin": loc.line,
                 "end": loc.end_line if loc.end_line is not None else loc.line,

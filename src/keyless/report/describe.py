@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import posixpath
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from keyless.findings import Finding, Rule
 from keyless.report.model import Report
@@ -73,3 +76,36 @@ def unique_fingerprints(findings: Iterable[Finding]) -> Iterator[tuple[Finding, 
         if counts[fingerprint] > 1:
             fingerprint = f"{fingerprint}-{counts[fingerprint]}"
         yield finding, fingerprint
+
+
+def root_relative_path(path: str, root: str) -> str | None:
+    """Return a finding's path relative to the scan root, or None when it lies outside.
+
+    Paths the scan found under its root are already relative to it. Any other path is
+    absolute or relative to the working folder, as the user gave it, and is made
+    relative to the root when it points below the root after all.
+    """
+    if not posixpath.isabs(path) and ".." not in path.split("/"):
+        return posixpath.normpath(path)
+    root_path = Path(os.path.realpath(root))
+    for absolute in (os.path.abspath(path), os.path.realpath(path)):
+        try:
+            return Path(absolute).relative_to(root_path).as_posix()
+        except ValueError:
+            continue
+    return None
+
+
+def absolute_path(path: str) -> str:
+    """Return a finding's path as an absolute path, for one outside the scan root."""
+    return os.path.abspath(path)
+
+
+def report_path(path: str, root: str) -> str:
+    """Return a finding's path relative to the scan root, or absolute when outside it.
+
+    GitLab resolves report paths against the repository, so a path relative to anything
+    else would point at the wrong file.
+    """
+    relative = root_relative_path(path, root)
+    return absolute_path(path) if relative is None else relative

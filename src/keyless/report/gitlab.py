@@ -18,7 +18,12 @@ from typing import Any
 from keyless.findings import Finding
 from keyless.logs import logger
 from keyless.report import check_kind
-from keyless.report.describe import finding_commit, finding_message, unique_fingerprints
+from keyless.report.describe import (
+    finding_commit,
+    finding_message,
+    report_path,
+    unique_fingerprints,
+)
 from keyless.report.levels import GITLAB_SEVERITY
 from keyless.report.model import Report
 
@@ -119,7 +124,7 @@ def _vulnerability(
             }
         ],
         "location": {
-            "file": loc.path,
+            "file": report_path(loc.path, report.root),
             "start_line": loc.line,
             "end_line": loc.end_line if loc.end_line is not None else loc.line,
             "commit": commit,

@@ -14,12 +14,19 @@ import json
 import re
 from collections import Counter
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from keyless.findings import Finding, Rule
 from keyless.logs import logger
-from keyless.report.describe import finding_commit, finding_message, report_rules
+from keyless.report.describe import (
+    absolute_path,
+    finding_commit,
+    finding_message,
+    report_rules,
+    root_relative_path,
+)
 from keyless.report.levels import SARIF_LEVEL, SECURITY_SEVERITY
 from keyless.report.model import Report
 
@@ -142,14 +149,14 @@ def _result(finding: Finding, rule_index: int, report: Report) -> dict[str, Any]
         "ruleIndex": rule_index,
         "level": SARIF_LEVEL[finding.severity],
         "message": {"text": finding_message(finding)},
-        "locations": [{"physicalLocation": _physical_location(finding)}],
+        "locations": [{"physicalLocation": _physical_location(finding, report.root)}],
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
         "properties": _result_properties(finding, report),
     }
     return result
 
 
-def _physical_location(finding: Finding) -> dict[str, Any]:
+def _physical_location(finding: Finding, root: str) -> dict[str, Any]:
     loc = finding.location
     region: dict[str, Any] = {"startLine": max(loc.line, 1), "startColumn": max(loc.column, 1)}
     end_line = loc.end_line if loc.end_line is not None else loc.line
@@ -160,10 +167,17 @@ def _physical_location(finding: Finding) -> dict[str, Any]:
             end_line > region["startLine"] or loc.end_column > region["startColumn"]
         ):
             region["endColumn"] = loc.end_column
-    return {
-        "artifactLocation": {"uri": quote(loc.path, safe="/"), "uriBaseId": SOURCE_ROOT},
-        "region": region,
-    }
+    return {"artifactLocation": _artifact_location(loc.path, root), "region": region}
+
+
+def _artifact_location(path: str, root: str) -> dict[str, Any]:
+    # A path below the scan root is relative to %SRCROOT%, which GitHub resolves to the
+    # repository checkout. Any other path gets an absolute file URI and no uriBaseId,
+    # because a base would make a SARIF reader resolve it below the root.
+    relative = root_relative_path(path, root)
+    if relative is None:
+        return {"uri": Path(absolute_path(path)).as_uri()}
+    return {"uri": quote(relative, safe="/"), "uriBaseId": SOURCE_ROOT}
 
 
 def _result_properties(finding: Finding, report: Report) -> dict[str, Any]:
