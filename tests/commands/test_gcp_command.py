@@ -39,7 +39,7 @@ def base_args(path: Path) -> list[str]:
 def register(mocked: responses.RequestsMock, final: str) -> None:
     mocked.post(
         f"{STS}/v1/token",
-        json={"access_token": "ya29.federated-" + fakes.random_string(30), "expires_in": 3600},
+        json={"access_token": "ya29." + fakes.random_string(30), "expires_in": 3600},
     )
     mocked.post(
         f"{IAM}/v1/projects/-/serviceAccounts/{ACCOUNT}:generateAccessToken",
