@@ -130,11 +130,11 @@ def run(args: argparse.Namespace) -> int:
         baseline_path = Path(args.baseline)
         if args.update_baseline:
             count = baselines.write(
-                baseline_path, findings, keep_paths_outside=outcome.scanned_paths
+                baseline_path, findings, keep_paths_outside=outcome.scanned_paths, kind="secrets"
             )
             logger.warning("baseline %s written with %d entries", baseline_path, count)
             return ExitCode.OK
-        accepted = baselines.load(baseline_path)
+        accepted = baselines.load(baseline_path, kind="secrets")
         kept = [f for f in findings if not accepted.contains(f)]
         baselined = len(findings) - len(kept)
         findings = kept

@@ -4,6 +4,11 @@ A keyless baseline lists (rule id, path, SHA-256 of the secret or the audit key)
 stable order with a schema version and no line numbers or timestamps, so edits and
 merges do not change it. detect-secrets' `.secrets.baseline` files are read too; they
 store a SHA-1 of each secret per file, which is matched whatever the rule.
+
+Version 1 has an optional `kind`, the findings it lists: "secrets" from `keyless scan`
+or "audit" from `keyless audit`. Files written before it existed have none, and are
+read as before. A baseline of the other kind cannot match any finding, so reading one
+logs a warning, and updating one is an error rather than a mix of both kinds.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from pathlib import Path
 
 from keyless.errors import ConfigError
 from keyless.findings import Finding
+from keyless.logs import logger
 
 SCHEMA_VERSION = 1
 
@@ -25,6 +31,8 @@ class Baseline:
 
     entries: set[tuple[str, str, str]] = field(default_factory=set)
     sha1_by_path: set[tuple[str, str]] = field(default_factory=set)
+    # "secrets" or "audit"; None for a keyless baseline written before kinds were recorded.
+    kind: str | None = None
 
     def contains(self, finding: Finding) -> bool:
         """Return whether `finding` was accepted in this baseline."""
@@ -35,8 +43,29 @@ class Baseline:
         return False
 
 
-def load(path: Path) -> Baseline:
-    """Read a keyless or detect-secrets baseline; a missing file is an error."""
+def load(path: Path, kind: str | None = None) -> Baseline:
+    """Read a keyless or detect-secrets baseline; a missing file is an error.
+
+    With `kind`, log a warning when the baseline records findings of another kind.
+    """
+    baseline = _read(path)
+    if kind is not None and baseline.kind is not None and baseline.kind != kind:
+        logger.warning(
+            "%s: this is a baseline of %s findings, so none of its entries can match "
+            "the %s findings of this run. Give `keyless %s` its own baseline file.",
+            path,
+            baseline.kind,
+            kind,
+            _COMMANDS.get(kind, kind),
+        )
+    return baseline
+
+
+# The command that writes each kind of baseline.
+_COMMANDS = {"secrets": "scan", "audit": "audit"}
+
+
+def _read(path: Path) -> Baseline:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -77,6 +106,10 @@ def _from_keyless(data: dict[str, object], path: Path) -> Baseline:
                 f"{path}: baseline entry {index} needs rule_id, path and hash strings"
             )
         baseline.entries.add((entry["rule_id"], entry["path"], entry["hash"]))
+    kind = data.get("kind")
+    if kind is not None and not isinstance(kind, str):
+        raise ConfigError(f"{path}: baseline kind must be a string, not {kind!r}")
+    baseline.kind = kind
     return baseline
 
 
@@ -84,7 +117,7 @@ def _from_detect_secrets(data: dict[str, object], path: Path) -> Baseline:
     results = data["results"]
     if not isinstance(results, dict):
         raise ConfigError(f"{path}: detect-secrets baseline has no results object")
-    baseline = Baseline()
+    baseline = Baseline(kind="secrets")
     for filename, secrets in results.items():
         if not isinstance(secrets, list):
             raise ConfigError(f"{path}: results for {filename!r} must be a list")
@@ -94,19 +127,38 @@ def _from_detect_secrets(data: dict[str, object], path: Path) -> Baseline:
     return baseline
 
 
-def write(path: Path, findings: Iterable[Finding], *, keep_paths_outside: set[str] | None) -> int:
+def write(
+    path: Path,
+    findings: Iterable[Finding],
+    *,
+    keep_paths_outside: set[str] | None,
+    kind: str | None = None,
+) -> int:
     """Write the baseline for `findings` and return how many entries it holds.
 
     With `keep_paths_outside`, entries of an existing keyless baseline whose paths are
     not in that set are kept, so a scan of a few files does not forget the others.
+    `kind` ("secrets" or "audit") is recorded in the file. Raises ConfigError when the
+    existing baseline records another kind, instead of mixing the two.
     """
     entries = {(f.rule_id, f.path, f.key) for f in findings}
-    if keep_paths_outside is not None and path.exists():
-        previous = load(path)
-        entries |= {e for e in previous.entries if e[1] not in keep_paths_outside}
-    document = {
+    if path.exists() and (keep_paths_outside is not None or kind is not None):
+        previous = _read(path)
+        if kind is not None and previous.kind is not None and previous.kind != kind:
+            raise ConfigError(
+                f"{path}: is a baseline of {previous.kind} findings, so keyless does not "
+                f"replace it with {kind} findings",
+                hint=f"give `keyless {_COMMANDS.get(kind, kind)}` its own baseline file",
+            )
+        if keep_paths_outside is not None:
+            entries |= {e for e in previous.entries if e[1] not in keep_paths_outside}
+    document: dict[str, object] = {
         "version": SCHEMA_VERSION,
         "generator": "keyless",
+    }
+    if kind is not None:
+        document["kind"] = kind
+    document |= {
         "findings": [
             {"rule_id": rule_id, "path": file_path, "hash": key}
             for rule_id, file_path, key in sorted(entries, key=lambda e: (e[1], e[0], e[2]))
