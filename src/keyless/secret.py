@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable
 
 MASK = "****"
@@ -52,7 +53,7 @@ class Secret:
         return hashlib.sha1(data, usedforsecurity=False).hexdigest()
 
     def preview(self) -> str:
-        """Return a redacted preview: a short prefix, then a fixed mask."""
+        """Return a redacted preview: a short prefix or a URL's origin, then a fixed mask."""
         return redact(self._value)
 
     def __str__(self) -> str:
@@ -85,13 +86,25 @@ class Secret:
         return hash(self.sha256())
 
 
+# The scheme and host of a URL, with no user info, followed by its path. The path must
+# be at least 8 characters long, so the redacted part is never trivial.
+# NOTE: a host that is itself secret (a custom detector matching token-named hosts)
+# shows in full; no built-in detector reports such a URL.
+_URL_ORIGIN = re.compile(r"([a-z][a-z0-9+.\-]*://[a-z0-9.\-]+(?::[0-9]{1,5})?/)[^\s]{8,}", re.I)
+
+
 def redact(value: str) -> str:
     """Return a preview of `value` that never contains the whole of it.
 
     At most a quarter of the value, capped at 4 characters, is kept; values shorter
-    than 8 characters keep nothing. The mask length is fixed so it does not leak
-    the length either.
+    than 8 characters keep nothing. A URL whose secret part is its path, such as a
+    Slack webhook, keeps its scheme and host instead, because `http****` would not
+    tell one service from another. The mask length is fixed so it does not leak the
+    length either.
     """
+    url = _URL_ORIGIN.fullmatch(value)
+    if url is not None:
+        return url.group(1) + MASK
     keep = min(4, len(value) // 4) if len(value) >= 8 else 0
     return value[:keep] + MASK
 
