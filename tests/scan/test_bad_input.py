@@ -198,4 +198,4 @@ def test_unwritable_output(tree: GitRepo, capsys: pytest.CaptureFixture[str]) ->
     tree.write("blocker", "a file, not a folder\n")
     result = run(capsys, "scan", "--output", "blocker/report.txt")
     assert result.code == 2
-    assert_clean_error(result, "blocker/report.txt: cannot write output")
+    assert_clean_error(result, "blocker/report.txt: cannot write the text report")

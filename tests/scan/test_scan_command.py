@@ -93,6 +93,7 @@ def test_output_file(
 ) -> None:
     repo.write("a.py", f"a = '{fakes.github_token()}'\n")
     monkeypatch.chdir(repo.path)
+    (repo.path / "out").mkdir()
     result = run(capsys, "scan", "--format", "json", "--output", "out/report.json")
     assert result.code == 1
     assert result.out == ""
