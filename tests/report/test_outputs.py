@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import jsonschema
@@ -241,3 +245,30 @@ def test_write_error_leaves_earlier_files_untouched(tmp_path: Path) -> None:
         write_files([(str(first), "new\n"), (str(second), "new\n")])
     assert first.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["first.json", "plain-file"]
+
+
+def test_named_pipe_output_written_in_place(planted: PlantedRepo, out_dir: Path) -> None:
+    pipe = out_dir / "pipe"
+    os.mkfifo(pipe)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()), daemon=True)
+    reader.start()
+    assert main(["scan", "--quiet", "--json-output", str(pipe)]) == 1
+    reader.join(timeout=10)
+    assert len(json.loads(received[0])["findings"]) == 4
+    assert pipe.is_fifo()
+
+
+def test_stdout_redirected_to_report_file(planted: PlantedRepo, out_dir: Path) -> None:
+    target = out_dir / "same.json"
+    with target.open("w") as stdout:
+        proc = subprocess.run(
+            [sys.executable, "-m", "keyless", "scan", "--json-output", str(target)],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    assert proc.returncode == 2
+    assert "both the text and the json report would be written there" in proc.stderr
+    assert target.read_text() == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import stat
 import sys
@@ -156,6 +157,8 @@ def check_output_file(path: str, what: str = "output") -> None:
             f"{path}: is a folder, not a file, so the {what} cannot be written there",
             hint=f"give a file name, for example {target / 'keyless.out'}",
         )
+    if target.exists():
+        return
     folder = Path(os.path.realpath(target)).parent
     if not folder.exists():
         raise UsageError(
@@ -169,16 +172,19 @@ def check_output_file(path: str, what: str = "output") -> None:
         )
 
 
-def same_file_key(path: str) -> tuple[str, ...]:
-    """Return a key that is equal for two paths naming the same file.
+def same_file_key(path: str | None) -> tuple[str, ...]:
+    """Return a key that is equal for two outputs going to the same file.
 
     The key is the (device, inode) pair of an existing file, so hard links match too,
-    and otherwise the path with `..` and symbolic links resolved.
+    and otherwise the path with `..` and symbolic links resolved. None is stdout, keyed
+    by the file it is open on, so `-o /dev/stdout` or a shell redirection to a report
+    file counts as stdout too.
     """
     try:
-        status = Path(path).stat()
-    except OSError:
-        return ("path", os.path.realpath(path))
+        status = os.fstat(sys.stdout.fileno()) if path is None else Path(path).stat()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        # pytest's captured stdout, for one, has no file descriptor.
+        return ("stdout",) if path is None else ("path", os.path.realpath(path))
     return ("inode", str(status.st_dev), str(status.st_ino))
 
 
@@ -188,10 +194,16 @@ def write_files(contents: Sequence[tuple[str, str]]) -> None:
     Each text goes to a temporary file in the target's folder first, and only when every
     one is written does `os.replace` put them in place, so a write error leaves the
     targets as they were. A symbolic link is followed: the file it points to is replaced.
+    A target that exists but is not a regular file, such as /dev/stdout or a named pipe,
+    cannot be replaced, so it is written directly after the files.
     """
     staged: list[tuple[Path, Path]] = []
+    direct: list[tuple[str, str]] = []
     try:
         for path, text in contents:
+            if Path(path).exists() and not Path(path).is_file():
+                direct.append((path, text))
+                continue
             target = Path(os.path.realpath(path))
             staged.append((_write_temporary(path, target, text), target))
         for temporary, target in staged:
@@ -202,6 +214,12 @@ def write_files(contents: Sequence[tuple[str, str]]) -> None:
     finally:
         for temporary, _ in staged:
             temporary.unlink(missing_ok=True)
+    for path, text in direct:
+        try:
+            with Path(path).open("w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot write output: {exc.strerror}") from exc
 
 
 def _write_temporary(path: str, target: Path, text: str) -> Path:

@@ -91,13 +91,10 @@ def requested_outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     outputs = [(name, None if is_stdout(path) else path) for name, path in outputs]
     seen: dict[tuple[str, ...], tuple[str, str]] = {}
     for name, path in outputs:
-        if path is None:
-            key: tuple[str, ...] = ("stdout",)
-            display = "stdout"
-        else:
+        if path is not None:
             check_output_file(path, f"{name} report")
-            key = same_file_key(path)
-            display = path
+        key = same_file_key(path)
+        display = "stdout" if path is None else path
         if key in seen:
             other_name, other_display = seen[key]
             where = (
