@@ -146,7 +146,7 @@ def write_stdout(text: str) -> None:
     sys.stdout.flush()
 
 
-def check_output_file(path: str, what: str = "output") -> None:
+def check_output_file(path: str, output_name: str = "output") -> None:
     """Raise UsageError unless `path` can take an output file, without writing anything.
 
     Its folder must exist (keyless does not create it) and `path` must not be a folder.
@@ -154,7 +154,7 @@ def check_output_file(path: str, what: str = "output") -> None:
     target = Path(path)
     if target.is_dir():
         raise UsageError(
-            f"{path}: is a folder, not a file, so the {what} cannot be written there",
+            f"{path}: is a folder, not a file, so the {output_name} cannot be written there",
             hint=f"give a file name, for example {target / 'keyless.out'}",
         )
     if target.exists():
@@ -162,12 +162,12 @@ def check_output_file(path: str, what: str = "output") -> None:
     folder = Path(os.path.realpath(target)).parent
     if not folder.exists():
         raise UsageError(
-            f"{path}: cannot write the {what}, because the folder {folder} does not exist",
+            f"{path}: cannot write the {output_name}, because the folder {folder} does not exist",
             hint="create the folder first, or choose a file in an existing folder",
         )
     if not folder.is_dir():
         raise UsageError(
-            f"{path}: cannot write the {what}, because {folder} is not a folder",
+            f"{path}: cannot write the {output_name}, because {folder} is not a folder",
             hint="choose a file in an existing folder",
         )
 
