@@ -286,6 +286,10 @@ class _Resolver:
     def __init__(self, lookup: dict[str, Node], notes: list[str]) -> None:
         self.lookup = lookup
         self.notes = notes
+        # Resolved nodes by (id, depth). YAML aliases share nodes, so without this a
+        # chain of aliases ("billion laughs") is walked once per path, exponentially.
+        # The key node is kept in the value so its id cannot be reused.
+        self.resolved: dict[tuple[int, int], tuple[Node, Node]] = {}
 
     def extended(self, name: str, job: Mapping, depth: int, chain: list[str]) -> Mapping:
         parents = [s.value for s in string_items(job.get("extends"))]
@@ -308,6 +312,16 @@ class _Resolver:
         return job if base is None else deep_merge(base, job)
 
     def references(self, node: Node, depth: int) -> Node:
+        if isinstance(node, Scalar):
+            return node
+        known = self.resolved.get((id(node), depth))
+        if known is not None:
+            return known[1]
+        result = self._resolve_references(node, depth)
+        self.resolved[(id(node), depth)] = (node, result)
+        return result
+
+    def _resolve_references(self, node: Node, depth: int) -> Node:
         if isinstance(node, Sequence) and node.tag == "!reference":
             return self._reference(node, depth)
         if isinstance(node, Sequence):
@@ -352,6 +366,22 @@ def deep_merge(base: Mapping, override: Mapping, drop: tuple[str, ...] = ("exten
     `drop` names top-level keys of `base` to leave out; `extends:` merging drops the
     parent's own `extends:`, which has been resolved already.
     """
+    return _merge(base, override, drop, {})
+
+
+def _merge(
+    base: Mapping,
+    override: Mapping,
+    drop: tuple[str, ...],
+    done: dict[tuple[int, int], tuple[Mapping, Mapping, Mapping]],
+) -> Mapping:
+    # `done` maps pairs already merged to their result (the inputs are kept so their
+    # ids stay unique), so mappings shared through aliases are merged once, not once
+    # per path to them.
+    pair = (id(base), id(override))
+    known = done.get(pair) if not drop else None
+    if known is not None:
+        return known[2]
     merged = Mapping(override.source, override.start, override.end, override.tag)
     for key, value in base.entries:
         if key.value in drop:
@@ -359,10 +389,12 @@ def deep_merge(base: Mapping, override: Mapping, drop: tuple[str, ...] = ("exten
         merged.add(key, value)
     for key, value in override.entries:
         previous = merged.get(key.value)
-        if isinstance(previous, Mapping) and isinstance(value, Mapping):
-            merged.add(key, deep_merge(previous, value, drop=()))
+        if previous is not value and isinstance(previous, Mapping) and isinstance(value, Mapping):
+            merged.add(key, _merge(previous, value, (), done))
         else:
             merged.add(key, value)
+    if not drop:
+        done[pair] = (base, override, merged)
     return merged
 
 

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
     import yaml
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+# The most nodes a document may have with every alias expanded in place. Aliases
+# share nodes, so a small file can stand for billions of them ("billion laughs"); a
+# document past this bound is reported and not audited. A 2 MiB file without
+# aliases stays below it.
+MAX_EXPANDED_NODES = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,11 @@ def load_text(path: str, text: str) -> LoadedFile:
             if composed is None:
                 continue
             converter = _Converter(source, loaded.problems)
-            loaded.documents.append(converter.convert(composed))
+            document = converter.convert(composed)
+            if converter.expanded_size(document) > MAX_EXPANDED_NODES:
+                loaded.problems.append(_expansion_problem(source, document))
+                continue
+            loaded.documents.append(document)
     except yaml.MarkedYAMLError as exc:
         loaded.problems.append(_syntax_problem(source, exc))
     except yaml.YAMLError as exc:
@@ -80,6 +89,14 @@ def _syntax_problem(source: Source, exc: yaml.MarkedYAMLError) -> Problem:
     return Problem("invalid-yaml", source, where, f"invalid YAML: {detail}", "invalid-yaml")
 
 
+def _expansion_problem(source: Source, document: Node) -> Problem:
+    message = (
+        f"invalid YAML: aliases expand this document to more than {MAX_EXPANDED_NODES:,} "
+        "nodes; it was not audited"
+    )
+    return Problem("invalid-yaml", source, document.start, message, "alias-expansion")
+
+
 class _Converter:
     """Convert one composed document, keeping shared (aliased) nodes shared."""
 
@@ -88,6 +105,23 @@ class _Converter:
         self.problems = problems
         self.done: dict[int, Node] = {}
         self.active: set[int] = set()
+        # Node count with aliases expanded, by id of a converted node.
+        self.sizes: dict[int, int] = {}
+
+    def expanded_size(self, node: Node) -> int:
+        """Return how many nodes `node` stands for with every alias expanded."""
+        size = self.sizes.get(id(node))
+        if size is not None:
+            return size
+        if isinstance(node, Sequence):
+            size = 1 + sum(self.expanded_size(item) for item in node.items)
+        elif isinstance(node, Mapping):
+            children = (self.expanded_size(part) for entry in node.entries for part in entry)
+            size = 1 + sum(children)
+        else:
+            size = 1
+        self.sizes[id(node)] = size
+        return size
 
     def convert(self, node: yaml.Node) -> Node:
         import yaml

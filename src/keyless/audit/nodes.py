@@ -187,9 +187,16 @@ def walk_scalars(node: Node) -> Iterator[Scalar]:
 
 
 def string_items(node: Node | None) -> Iterator[Scalar]:
-    """Yield the scalars of a scalar or a (nested) sequence of scalars, such as `script:`."""
-    if isinstance(node, Scalar):
-        yield node
-    elif isinstance(node, Sequence):
-        for item in node.items:
-            yield from string_items(item)
+    """Yield the scalars of a scalar or a (nested) sequence of scalars, such as `script:`.
+
+    A sequence reached again through an alias is skipped, so each node is visited once.
+    """
+    seen: set[int] = set()
+    stack: list[Node] = [] if node is None else [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Scalar):
+            yield current
+        elif isinstance(current, Sequence) and id(current) not in seen:
+            seen.add(id(current))
+            stack.extend(reversed(current.items))
