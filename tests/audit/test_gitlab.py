@@ -58,7 +58,7 @@ def test_other_include_kinds_listed_not_followed(
     assert "include template 'Security/SAST.gitlab-ci.yml' not followed" in notes
     assert "include component '$CI_SERVER_FQDN/group/comp/scan@1.0' not followed" in notes
     assert "include remote 'https://example.com/other.yml' not followed" in notes
-    assert "local include 'missing.yml' not found" in notes
+    assert "local include 'missing.yml' not read: not found" in notes
 
 
 def test_include_cannot_escape_project(
@@ -70,7 +70,7 @@ def test_include_cannot_escape_project(
     monkeypatch.chdir(project)
     report = audit_json(capsys, ".")
     assert report["findings"] == []
-    assert any("not found" in note for note in report["notes"])
+    assert any("outside the repository" in note for note in report["notes"])
 
 
 def test_include_loop_terminates(

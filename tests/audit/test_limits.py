@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from keyless.audit import gitlab
 from keyless.audit.loader import MAX_EXPANDED_NODES, load_text
 from keyless.audit.nodes import Mapping
+from keyless.cli import main
 from tests.audit.support import audit_json, found
 
 
@@ -92,3 +94,146 @@ def test_shared_nodes_resolved_once(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(list(job.scripts())) == 10
     assert calls < 200
     assert merges < 200
+
+
+DEBUG_PIPELINE = "job:\n  script: [make]\n  variables:\n    CI_DEBUG_TRACE: 'true'\n"
+
+
+def test_symlink_to_device_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".gitlab-ci.yml").symlink_to("/dev/zero")
+    monkeypatch.chdir(tmp_path)
+    report = audit_json(capsys, ".", expect=0)
+    assert report["skipped"] == {"symlink": 1}
+    assert report["scanned"] == 0
+
+
+def test_symlink_outside_repository_not_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outside = tmp_path / "outside.yml"
+    outside.write_text(DEBUG_PIPELINE, encoding="utf-8")
+    project = tmp_path / "project"
+    workflows = project / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (project / ".gitlab-ci.yml").symlink_to(outside)
+    (workflows / "ci.yml").symlink_to(outside)
+    (project / "broken.gitlab-ci.yml").symlink_to(tmp_path / "missing.yml")
+    monkeypatch.chdir(project)
+    report = audit_json(capsys, ".", expect=0)
+    assert report["findings"] == []
+    assert report["skipped"] == {"broken-symlink": 1, "symlink": 2}
+
+
+def test_named_symlink_is_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".gitlab-ci.yml").symlink_to("/dev/zero")
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", ".gitlab-ci.yml"]) == 2
+    assert "symbolic link" in capsys.readouterr().err
+
+
+def test_fifo_pipeline_file_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    os.mkfifo(tmp_path / ".gitlab-ci.yml")
+    monkeypatch.chdir(tmp_path)
+    report = audit_json(capsys, ".", expect=0)
+    assert report["skipped"] == {"not-a-file": 1}
+
+
+def test_include_symlink_not_followed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.yml").write_text(DEBUG_PIPELINE, encoding="utf-8")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "linked.yml").symlink_to(outside / "secret.yml")
+    (project / "ci").symlink_to(outside)
+    (project / ".gitlab-ci.yml").write_text(
+        "include:\n  - local: linked.yml\n  - local: ci/secret.yml\n  - local: 'ci/*.yml'\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(project)
+    report = audit_json(capsys, ".", expect=0)
+    assert report["findings"] == []
+    notes = "\n".join(report["notes"])
+    assert "'linked.yml' not read: a symbolic link" in notes
+    assert "'ci/secret.yml' not read: outside the repository" in notes
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("ci/*.yml", ["ci/a.yml"]),
+        ("ci/**.yml", ["ci/a.yml", "ci/sub/b.yml", "ci/sub/deeper/c.yml"]),
+        ("ci/**/*.yml", ["ci/sub/b.yml", "ci/sub/deeper/c.yml"]),
+        ("**.yml", [".gitlab-ci.yml", "ci/a.yml", "ci/sub/b.yml", "ci/sub/deeper/c.yml"]),
+        ("ci/[ab].yml", []),
+        ("ci/**", ["ci/a.yml", "ci/notes.txt", "ci/sub/b.yml", "ci/sub/deeper/c.yml"]),
+    ],
+)
+def test_include_wildcards_match_gitlab(
+    pattern: str, expected: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ["ci/a.yml", "ci/notes.txt", "ci/sub/b.yml", "ci/sub/deeper/c.yml"]:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x: 1\n", encoding="utf-8")
+    (tmp_path / ".gitlab-ci.yml").write_text("x: 1\n", encoding="utf-8")
+    reader = gitlab.DirectoryReader(tmp_path, tmp_path, load_text)
+    assert reader.glob(pattern) == expected
+
+
+def test_double_star_include_audited(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nested = tmp_path / "ci" / "jobs"
+    nested.mkdir(parents=True)
+    (nested / "deploy.yml").write_text(DEBUG_PIPELINE, encoding="utf-8")
+    (tmp_path / ".gitlab-ci.yml").write_text("include:\n  local: ci/**.yml\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    report = audit_json(capsys, ".", expect=0)
+    assert {(f["path"], f["rule_id"]) for f in report["findings"]} == {
+        ("ci/jobs/deploy.yml", "debug-trace")
+    }
+
+
+def test_oversize_discovered_file_fails_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "big.yml").write_text("on: push\n" + "# padding\n" * 300, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    report = audit_json(capsys, ".", "--max-file-size", "1KiB")
+    assert found(report) == {(1, "file-not-audited")}
+    assert report["skipped"] == {"too-large": 1}
+    assert main(["audit", "--max-file-size", "1KiB", "."]) == 1
+    err = capsys.readouterr().err
+    assert "no pipeline files found" not in err
+    assert "over the 1024-byte limit" in err
+
+
+def test_oversize_named_file_is_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "big.gitlab-ci.yml"
+    target.write_text(DEBUG_PIPELINE + "# padding\n" * 300, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "--max-file-size", "1KiB", str(target)]) == 2
+    assert "over the 1024-byte limit" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-8-sig"])
+def test_bom_encoded_pipeline_audited(
+    encoding: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / ".gitlab-ci.yml"
+    target.write_bytes(DEBUG_PIPELINE.encode(encoding))
+    report = audit_json(capsys, target)
+    assert found(report) == {(4, "debug-trace")}

@@ -8,6 +8,9 @@ their own file and line, so a finding in an included template points there.
 
 from __future__ import annotations
 
+import os
+import posixpath
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +134,9 @@ class Reader(Protocol):
     def __call__(self, relative: str) -> LoadedFile | None:
         """Return the loaded file, or None when it does not exist in the project."""
 
+    def failure(self, relative: str) -> str:
+        """Return why `relative` was not read, such as "not found"."""
+
     def glob(self, pattern: str) -> list[str]:
         """Return the project-relative files that match a wildcard include."""
 
@@ -234,7 +240,7 @@ def _collect(pipeline: Pipeline, loaded: LoadedFile, read: Reader, seen: set[str
             if included is None:
                 pipeline.notes.append(
                     f"{include.node.path}:{include.node.start.line}: local include "
-                    f"{include.target!r} not found"
+                    f"{path!r} not read: {read.failure(path)}"
                 )
                 continue
             include.followed = True
@@ -399,39 +405,80 @@ def _merge(
 
 
 class DirectoryReader:
-    """Read pipeline files below a project root, with paths shown relative to `display`."""
+    """Read pipeline files below a project root, with paths shown relative to `display`.
 
-    def __init__(self, root: Path, display: Path, load: Callable[[str, str], LoadedFile]) -> None:
+    Only regular files inside `root` are read: symbolic links, special files and
+    paths that leave the root (`..`) are not, and each read is bounded by `max_size`.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        display: Path,
+        load: Callable[[str, str], LoadedFile],
+        max_size: int = 2 * 1024 * 1024,
+    ) -> None:
         self.root = root
         self.display = display
         self.load = load
+        self.max_size = max_size
+        self.failures: dict[str, str] = {}
 
     def __call__(self, relative: str) -> LoadedFile | None:
-        path = (self.root / relative).resolve()
-        if not path.is_file() or not _inside(path, self.root.resolve()):
+        from keyless.audit.files import Unread, decode_pipeline, inside, read_bytes
+
+        normal = posixpath.normpath(relative)
+        if normal.startswith("../") or normal == ".." or posixpath.isabs(normal):
+            self.failures[relative] = "outside the repository"
             return None
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+        path = self.root / normal
+        if not inside(path.parent, self.root):
+            self.failures[relative] = "outside the repository (through a linked folder)"
             return None
-        return self.load(_relative(path, self.display), text)
+        data = read_bytes(path, self.max_size)
+        if isinstance(data, Unread):
+            self.failures[relative] = data.detail
+            return None
+        display = _relative(path, self.display)
+        return self.load(display, decode_pipeline(display, data))
+
+    def failure(self, relative: str) -> str:
+        """Return why `relative` was not read."""
+        return self.failures.get(relative, "not found")
 
     def glob(self, pattern: str) -> list[str]:
         """Return the project-relative files matching a local include wildcard."""
-        found = self.root.glob(pattern)
-        return sorted(p.relative_to(self.root).as_posix() for p in found if p.is_file())
+        matcher = wildcard_regex(pattern)
+        found: list[str] = []
+        for current, dirnames, filenames in os.walk(self.root, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if d != ".git")
+            base = Path(current).relative_to(self.root).as_posix()
+            for name in filenames:
+                relative = name if base == "." else f"{base}/{name}"
+                if matcher.fullmatch(relative):
+                    found.append(relative)
+        return sorted(found)
 
 
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.relative_to(root)
-    except ValueError:
-        return False
-    return True
+def wildcard_regex(pattern: str) -> re.Pattern[str]:
+    """Compile an `include: local` wildcard the way GitLab matches it.
+
+    `*` matches within one folder and `**` across folders, so `configs/**.yml` matches
+    every `.yml` file below `configs/` and `configs/**/*.yml` only those in subfolders.
+    Every other character is literal.
+    """
+    parts = re.split(r"(\*\*|\*)", pattern)
+    regex = "".join(
+        ".*" if part == "**" else "[^/]*" if part == "*" else re.escape(part) for part in parts
+    )
+    return re.compile(regex, re.DOTALL)
 
 
 def _relative(path: Path, display: Path) -> str:
     try:
         return path.relative_to(display.resolve()).as_posix()
     except ValueError:
-        return path.as_posix()
+        try:
+            return path.resolve().relative_to(display.resolve()).as_posix()
+        except ValueError:
+            return path.as_posix()

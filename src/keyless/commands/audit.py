@@ -53,6 +53,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_option(
         parser,
+        "--max-file-size",
+        metavar="SIZE",
+        help="largest pipeline file to read, such as 500KiB or 4MB (default: 2 MiB); a "
+        "larger file found in a folder is a file-not-audited finding, a larger file "
+        "named as PATH is an error",
+    )
+    add_option(
+        parser,
         "--exclude",
         action="append",
         metavar="GLOB",
@@ -88,8 +96,14 @@ def run(args: argparse.Namespace) -> int:
         git_root=repo_root,
     )
     result = runner.run(args.paths or ["."], settings)
-    if result.scanned == 0:
+    if result.scanned == 0 and not result.skipped.counts:
         logger.warning("no pipeline files found in %s", ", ".join(args.paths or ["."]))
+    elif result.scanned == 0:
+        logger.warning(
+            "no pipeline file was audited in %s; %d skipped",
+            ", ".join(args.paths or ["."]),
+            sum(result.skipped.counts.values()),
+        )
 
     findings = result.findings
     baselined = 0
