@@ -237,3 +237,32 @@ def test_bom_encoded_pipeline_audited(
     target.write_bytes(DEBUG_PIPELINE.encode(encoding))
     report = audit_json(capsys, target)
     assert found(report) == {(4, "debug-trace")}
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("job:\n  script: [make]\nx: a\0b\n", 3),
+        ("job:\n\tscript: [make]\n", 2),
+        ("job:\n  script: [make]\nx: " + "[" * 300 + "]" * 300 + "\n", 3),
+        ("job:\n  script: [make]\nx: " + "{a: " * 150 + "1" + "}" * 150 + "\n", 3),
+    ],
+    ids=["nul-byte", "tab-indent", "deep-sequence", "deep-mapping"],
+)
+def test_unparsable_file_fails_default_gate(
+    text: str, line: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / ".gitlab-ci.yml"
+    target.write_text(text, encoding="utf-8")
+    report = audit_json(capsys, target)
+    assert found(report) == {(line, "invalid-yaml")}
+    assert report["findings"][0]["severity"] == "medium"
+    assert main(["audit", str(target)]) == 1
+
+
+def test_deep_alias_stack_is_invalid() -> None:
+    lines = ["l0: &l0 [x]"]
+    lines += [f"l{n}: &l{n} [[[[[*l{n - 1}]]]]]" for n in range(1, 30)]
+    loaded = load_text(".gitlab-ci.yml", "\n".join(lines) + "\n")
+    assert loaded.documents == []
+    assert [p.key for p in loaded.problems] == ["too-deep"]

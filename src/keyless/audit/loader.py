@@ -24,6 +24,18 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 # document past this bound is reported and not audited. A 2 MiB file without
 # aliases stays below it.
 MAX_EXPANDED_NODES = 2_000_000
+# The deepest nesting of collections accepted, aliases expanded. Real pipelines nest
+# a few levels; the bound keeps every recursive walk of the nodes far from Python's
+# recursion limit.
+MAX_DEPTH = 100
+
+
+class _TooDeep(Exception):
+    """Raised by the converter when a document nests deeper than MAX_DEPTH."""
+
+    def __init__(self, mark: Mark) -> None:
+        super().__init__(mark)
+        self.mark = mark
 
 
 @dataclass(frozen=True)
@@ -65,13 +77,30 @@ def load_text(path: str, text: str) -> LoadedFile:
             if composed is None:
                 continue
             converter = _Converter(source, loaded.problems)
-            document = converter.convert(composed)
+            try:
+                document = converter.convert(composed)
+            except _TooDeep as exc:
+                message = f"invalid YAML: nests deeper than {MAX_DEPTH} levels"
+                loaded.problems.append(
+                    Problem("invalid-yaml", source, exc.mark, message, "too-deep")
+                )
+                continue
             if converter.expanded_size(document) > MAX_EXPANDED_NODES:
                 loaded.problems.append(_expansion_problem(source, document))
                 continue
             loaded.documents.append(document)
     except yaml.MarkedYAMLError as exc:
         loaded.problems.append(_syntax_problem(source, exc))
+    except yaml.reader.ReaderError as exc:
+        # A character YAML does not allow, such as NUL; `position` counts characters.
+        where = _position_mark(text, exc.position)
+        character = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        message = f"invalid YAML: character U+{character:04X} is not allowed in YAML"
+        loaded.problems.append(Problem("invalid-yaml", source, where, message, "invalid-yaml"))
+    except RecursionError:
+        # The pure-Python composer recurses once per nesting level.
+        message = f"invalid YAML: nests deeper than {MAX_DEPTH} levels"
+        loaded.problems.append(Problem("invalid-yaml", source, Mark(1, 1), message, "too-deep"))
     except yaml.YAMLError as exc:
         loaded.problems.append(
             Problem("invalid-yaml", source, Mark(1, 1), f"invalid YAML: {exc}", "invalid-yaml")
@@ -79,6 +108,12 @@ def load_text(path: str, text: str) -> LoadedFile:
     finally:
         loader.dispose()
     return loaded
+
+
+def _position_mark(text: str, position: int) -> Mark:
+    before = text[:position]
+    line = before.count("\n") + 1
+    return Mark(line, position - (before.rfind("\n") + 1) + 1)
 
 
 def _syntax_problem(source: Source, exc: yaml.MarkedYAMLError) -> Problem:
@@ -105,8 +140,9 @@ class _Converter:
         self.problems = problems
         self.done: dict[int, Node] = {}
         self.active: set[int] = set()
-        # Node count with aliases expanded, by id of a converted node.
+        # Node count and nesting depth with aliases expanded, by id of a converted node.
         self.sizes: dict[int, int] = {}
+        self.depths: dict[int, int] = {}
 
     def expanded_size(self, node: Node) -> int:
         """Return how many nodes `node` stands for with every alias expanded."""
@@ -131,6 +167,8 @@ class _Converter:
             return known
         start = Mark(node.start_mark.line + 1, node.start_mark.column + 1)
         end = Mark(node.end_mark.line + 1, node.end_mark.column + 1)
+        if len(self.active) >= MAX_DEPTH:
+            raise _TooDeep(start)
         if id(node) in self.active:
             # An alias inside its own anchor. CI systems reject it; keep a placeholder.
             self.problems.append(
@@ -158,8 +196,23 @@ class _Converter:
                 raise TypeError(f"unexpected YAML node {type(node).__name__}")
         finally:
             self.active.discard(id(node))
+        if self._depth(result) > MAX_DEPTH:
+            # Aliases can stack shallow anchors into a deep tree.
+            raise _TooDeep(start)
         self.done[id(node)] = result
         return result
+
+    def _depth(self, node: Node) -> int:
+        """Return the nesting depth of a converted node, aliases expanded, from its children."""
+        if isinstance(node, Sequence):
+            children: list[Node] = node.items
+        elif isinstance(node, Mapping):
+            children = [value for _, value in node.entries]
+        else:
+            return 0
+        depth = 1 + max((self.depths.get(id(child), 0) for child in children), default=0)
+        self.depths[id(node)] = depth
+        return depth
 
     def _mapping(self, node: yaml.MappingNode, start: Mark, end: Mark) -> Mapping:
 

@@ -12,10 +12,10 @@ from keyless.findings import Confidence, Location, Rule, Severity
 INVALID_YAML = Rule(
     "invalid-yaml",
     "Pipeline file is not valid YAML",
-    Severity.LOW,
+    Severity.MEDIUM,
     Confidence.HIGH,
     "The file could not be parsed from the reported line on, so the audit could not check "
-    "what follows; the CI system rejects it too.",
+    "what follows and its findings stay hidden; the CI system rejects it too.",
     "Fix the syntax at the reported line (a YAML linter such as yamllint shows the same "
     "error), then rerun the audit.",
 )
