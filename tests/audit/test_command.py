@@ -369,3 +369,87 @@ def test_env_key_tip_uses_env_region(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert finding["line"] == 8
     assert "Give job `sync` an ID token" in finding["remediation"]
     assert "aws-region: ap-southeast-2" in finding["remediation"]
+
+
+GUARDED_HEAD_CHECKOUT = """\
+on: pull_request_target
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          ref: ${{ github.event.pull_request.head.sha }}
+      - run: npm ci && npm test
+        env:
+          NPM_TOKEN: ${{ secrets.NPM_TOKEN }}
+"""
+
+
+def test_floating_checkout_of_head_is_high(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / ".github" / "workflows" / "pr.yml"
+    target.parent.mkdir(parents=True)
+    target.write_text(GUARDED_HEAD_CHECKOUT, encoding="utf-8")
+    report = audit_json(capsys, target)
+    findings = [f for f in report["findings"] if f["rule_id"] == "untrusted-code-with-secrets"]
+    assert [(f["line"], f["severity"]) for f in findings] == [(8, "high")]
+    message = findings[0]["message"]
+    assert "checks out the pull request head" in message
+    assert "step 2 (line 9) runs it" in message
+    assert "cannot verify" in message
+    assert "no job is seen" not in message
+
+
+def test_floating_checkout_without_runner_is_low(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / ".github" / "workflows" / "pr.yml"
+    target.parent.mkdir(parents=True)
+    text = GUARDED_HEAD_CHECKOUT.split("      - run:")[0]
+    target.write_text(text + "      - uses: actions/labeler@v5\n", encoding="utf-8")
+    report = audit_json(capsys, target)
+    findings = [f for f in report["findings"] if f["rule_id"] == "untrusted-code-with-secrets"]
+    assert [(f["line"], f["severity"]) for f in findings] == [(8, "low")]
+
+
+WORKFLOW_RUN_COMMENT = """\
+on:
+  workflow_run:
+    workflows: [ci]
+    types: [completed]
+permissions:
+  contents: read
+jobs:
+  comment:
+    runs-on: ubuntu-latest
+    permissions:
+      pull-requests: write
+    steps:
+      - uses: actions/download-artifact@v4
+        with:
+          name: pr
+          run-id: ${{ github.event.workflow_run.id }}
+          github-token: ${{ secrets.GITHUB_TOKEN }}
+      - run: unzip pr.zip && cat ./NR
+      - uses: actions/github-script@v7
+        with:
+          script: |
+            const fs = require('fs');
+            const issue = Number(fs.readFileSync('./NR'));
+            await github.rest.issues.createComment({...context.repo, issue_number: issue, body: 'ok'});
+"""
+
+
+def test_workflow_run_artifact_comment_is_low(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / ".github" / "workflows" / "comment.yml"
+    target.parent.mkdir(parents=True)
+    target.write_text(WORKFLOW_RUN_COMMENT, encoding="utf-8")
+    report = audit_json(capsys, target)
+    findings = [f for f in report["findings"] if f["rule_id"] == "untrusted-code-with-secrets"]
+    assert [(f["line"], f["severity"]) for f in findings] == [(16, "low")]
+    message = findings[0]["message"]
+    assert "pull request code; no later step is seen to run it, with" in message

@@ -131,6 +131,14 @@ class Step:
         return f"#{self.index}"
 
     @property
+    def title(self) -> str:
+        """Return the step for messages: its name, or its 1-based number and line."""
+        name = self.node.text("name")
+        if name:
+            return f"step {name!r}"
+        return f"step {self.index + 1} (line {self.node.start.line})"
+
+    @property
     def describe(self) -> str:
         """Return the step's place for finding keys: `jobs.build.steps[uses=...]`."""
         return f"{self.job.describe}.steps[{self.label}]"
