@@ -453,3 +453,21 @@ def test_workflow_run_artifact_comment_is_low(
     assert [(f["line"], f["severity"]) for f in findings] == [(16, "low")]
     message = findings[0]["message"]
     assert "pull request code; no later step is seen to run it, with" in message
+
+
+def test_template_injection_fix_names_context(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / ".github" / "workflows" / "comment.yml"
+    target.parent.mkdir(parents=True)
+    target.write_text(
+        "on: issue_comment\npermissions: {}\njobs:\n  reply:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - uses: actions/github-script@v7\n        with:\n"
+        "          script: console.log(`${{ github.event.comment.body }}`)\n",
+        encoding="utf-8",
+    )
+    report = audit_json(capsys, target)
+    [finding] = [f for f in report["findings"] if f["rule_id"] == "template-injection"]
+    assert "COMMENT_BODY: ${{ github.event.comment.body }}" in finding["remediation"]
+    assert "process.env.COMMENT_BODY" in finding["remediation"]
+    assert "pull_request.title" not in finding["remediation"]
