@@ -52,7 +52,8 @@ ACTION_INPUTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("azure/login", ("creds", "client-secret"), "azure"),
 )
 
-_GITLAB_LINE = re.compile(
+# Cloud CLI sign-ins with a stored key or client secret, in any shell script.
+_CLI_SIGN_IN = re.compile(
     r"aws\s+configure\s+set\s+aws_secret_access_key"
     r"|gcloud\s+auth\s+activate-service-account\b"
     r"|az\s+login\b[^\n]*--service-principal(?![^\n]*--federated-token)"
@@ -82,6 +83,8 @@ class StaticCloudCredentials(AuditRule):
             reported = _check_action_step(step, context)
             if step.env is not None and not reported:
                 _check_env(step.env, f"{step.describe}.env", job, context, step)
+            if step.run is not None:
+                _check_run(step, step.run, context)
 
     def check_pipeline(self, pipeline: Pipeline, context: Context) -> None:
         for mapping in pipeline.global_variables:
@@ -111,6 +114,28 @@ def _check_action_step(step: Step, context: Context) -> bool:
             )
             return True
     return False
+
+
+def _check_run(step: Step, run: Scalar, context: Context) -> None:
+    """Report cloud CLI sign-ins with a stored key in a `run:` script."""
+    for part in script_lines(run):
+        match = _CLI_SIGN_IN.search(part.code)
+        if match is None:
+            continue
+        provider = _cli_provider(match.group(0))
+        context.report(
+            RULE,
+            run,
+            key=f"{step.describe}.run:{match.group(0)}",
+            message=f"`{match.group(0)}` signs in with a stored {_what(provider)}",
+            remediation=github_tip(provider, step.job, None),
+            at=fragment_span(run, part.offset + match.start(), part.offset + match.end()),
+            anchors=(step.node, step.job.anchor),
+        )
+
+
+def _cli_provider(command: str) -> str:
+    return {"aws": "aws", "gcl": "gcp"}.get(command[:3], "azure")
 
 
 def _check_env(
@@ -291,11 +316,9 @@ def _check_gitlab_scripts(job: GitLabJob, context: Context) -> None:
 
 
 def _gitlab_use(code: str, assigned: set[str]) -> tuple[str | None, int, int]:
-    match = _GITLAB_LINE.search(code)
+    match = _CLI_SIGN_IN.search(code)
     if match is not None:
-        text = match.group(0)
-        provider = {"aws": "aws", "gcl": "gcp"}.get(text[:3], "azure")
-        return provider, match.start(), match.end()
+        return _cli_provider(match.group(0)), match.start(), match.end()
     if _ASSIGNMENT.match(code):
         return None, 0, 0
     for name, provider in ENV_PROVIDERS.items():
