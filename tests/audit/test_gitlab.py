@@ -225,3 +225,44 @@ def test_job_in_include_and_main_deep_merged(
     report = audit_json(capsys, ".")
     located = {(f["path"], f["line"], f["rule_id"]) for f in report["findings"]}
     assert located == {("base.yml", 3, "debug-trace"), ("base.yml", 5, "script-injection")}
+
+
+def test_cloud_key_fix_names_template_and_globals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = write(
+        tmp_path,
+        ".gitlab-ci.yml",
+        "variables:\n  AZURE_CLIENT_SECRET: $SP_SECRET\n"
+        ".base-aws:\n  variables:\n    AWS_SECRET_ACCESS_KEY: $KEY\n"
+        ".setup:\n  - echo $GCP_SA_KEY > key.json\n"
+        "deploy:\n  extends: .base-aws\n  script:\n    - !reference [.setup]\n    - make\n",
+    )
+    report = audit_json(capsys, target)
+    by_line = {
+        f["line"]: f for f in report["findings"] if f["rule_id"] == "static-cloud-credentials"
+    }
+    assert set(by_line) == {2, 5, 7}
+    assert "Give each job that uses the key an ID token" in by_line[2]["remediation"]
+    assert "Give template `.base-aws`" in by_line[5]["remediation"]
+    assert "job deploy reads a stored Google Cloud service account key" in by_line[7]["message"]
+    assert "signs in" not in by_line[7]["message"]
+    for finding in by_line.values():
+        assert "``" not in finding["remediation"]
+        assert "<job>" not in finding["remediation"]
+
+
+def test_job_place_quotes_odd_names() -> None:
+    from keyless.audit.gitlab import Job
+    from keyless.audit.loader import load_text
+    from keyless.audit.nodes import Mapping, Scalar
+
+    root = load_text("f.yml", ".base-aws: {}\nbuild: {}\n").documents[0]
+    assert isinstance(root, Mapping)
+    places = []
+    for name, value in root.items():
+        key = root.key_node(name)
+        assert isinstance(key, Scalar)
+        assert isinstance(value, Mapping)
+        places.append(Job(name=name, key=key, node=value).describe)
+    assert places == ['jobs[".base-aws"]', "jobs.build"]

@@ -8,6 +8,7 @@ their own file and line, so a finding in an included template points there.
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import re
@@ -71,8 +72,10 @@ class Job:
 
     @property
     def describe(self) -> str:
-        """Return the job's place for finding keys."""
-        return f"jobs.{self.name}"
+        """Return the job's place for finding keys: `jobs.build`, or `jobs[".base"]`."""
+        if re.fullmatch(r"[\w-]+", self.name):
+            return f"jobs.{self.name}"
+        return f"jobs[{json.dumps(self.name)}]"
 
     def scripts(self) -> Iterator[tuple[str, Scalar]]:
         """Yield (keyword, line) for every script line, `!reference` expanded."""

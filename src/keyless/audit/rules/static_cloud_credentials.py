@@ -88,10 +88,12 @@ class StaticCloudCredentials(AuditRule):
 
     def check_pipeline(self, pipeline: Pipeline, context: Context) -> None:
         for mapping in pipeline.global_variables:
-            _check_gitlab_variables(mapping, "variables", context)
+            _check_gitlab_variables(mapping, "variables", None, context)
         for job in pipeline.jobs:
             if job.variables is not None:
-                _check_gitlab_variables(job.variables, f"{job.describe}.variables", context)
+                _check_gitlab_variables(
+                    job.variables, f"{job.describe}.variables", job.name, context
+                )
             _check_gitlab_scripts(job, context)
 
 
@@ -232,11 +234,17 @@ def github_tip(
     )
 
 
-def gitlab_tip(provider: str, job_name: str) -> str:
-    """Return the `id_tokens:` form that replaces a stored cloud key in a GitLab job."""
-    who = f"job `{job_name}`"
-    if job_name.startswith("."):
+def gitlab_tip(provider: str, job_name: str | None) -> str:
+    """Return the `id_tokens:` form that replaces a stored cloud key in a GitLab job.
+
+    `job_name` is None for global `variables:`, which every job gets.
+    """
+    if job_name is None:
+        who = "each job that uses the key"
+    elif job_name.startswith("."):
         who = f"template `{job_name}` (the jobs that extend it inherit the token)"
+    else:
+        who = f"job `{job_name}`"
     if provider == "aws":
         return (
             f"Give {who} an ID token and exchange it for a role session:\n"
@@ -272,14 +280,15 @@ def gitlab_tip(provider: str, job_name: str) -> str:
     )
 
 
-def _check_gitlab_variables(mapping: Mapping, place: str, context: Context) -> None:
+def _check_gitlab_variables(
+    mapping: Mapping, place: str, job_name: str | None, context: Context
+) -> None:
     for key, node in mapping.entries:
         name = key.value
         provider = ENV_PROVIDERS.get(name.upper())
         value = variable_value(node)
         if provider is None or not isinstance(value, Scalar) or not value.value.strip():
             continue
-        job_name = place.split(".")[1] if place.startswith("jobs.") else "<job>"
         context.report(
             RULE,
             key,
@@ -303,11 +312,16 @@ def _check_gitlab_scripts(job: GitLabJob, context: Context) -> None:
             if provider is None:
                 continue
             offset = part.offset + start
+            used = part.code[start:end]
+            if _CLI_SIGN_IN.match(used):
+                what = f"signs in with a stored {_what(provider)} (`{used}`)"
+            else:
+                what = f"reads a stored {_what(provider)} (`{used}`)"
             context.report(
                 RULE,
                 line,
                 key=f"{job.describe}.{keyword}:{part.code.strip()}",
-                message=f"job {job.name} signs in with a stored {_what(provider)}",
+                message=f"job {job.name} {what}",
                 remediation=gitlab_tip(provider, job.name),
                 at=fragment_span(line, offset, part.offset + end),
                 anchors=(job.key,),
