@@ -276,10 +276,24 @@ def _project_root(target: Target, settings: Settings) -> Path:
     return top if top is not None else target.path.resolve().parent
 
 
+# Rule -> the more specific rule that reports the same problem at the same place; the
+# general finding is dropped when the specific one is there.
+_SUPERSEDED_BY = {"secret-exposure": "credentials-file-in-workspace"}
+
+
 def _filter(
     reported: list[Reported], sources: dict[str, Source], settings: Settings, result: AuditResult
 ) -> list[Finding]:
     kept: list[Finding] = []
+    places = {
+        (
+            item.finding.rule_id,
+            item.finding.location.path,
+            item.finding.location.line,
+            item.finding.location.column,
+        )
+        for item in reported
+    }
     # A node reached through several jobs (a template that many jobs extend) is reported
     # once, under the first job that reached it.
     seen: set[tuple[str, str, int, int]] = set()
@@ -288,6 +302,9 @@ def _filter(
         location = finding.location
         identity = (finding.rule_id, location.path, location.line, location.column)
         if identity in seen:
+            continue
+        specific = _SUPERSEDED_BY.get(finding.rule_id)
+        if specific is not None and (specific, *identity[1:]) in places:
             continue
         seen.add(identity)
         if settings.config.is_ignored(finding.rule_id, location.path, location.line):
