@@ -10,6 +10,8 @@ error are kept.
 
 from __future__ import annotations
 
+import bisect
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -110,15 +112,31 @@ def load_text(path: str, text: str) -> LoadedFile:
     return loaded
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+class _Positions:
+    """Map character offsets to lines and columns, counting only \\n, \\r\\n and \\r.
+
+    YAML parsers also break lines at U+0085, U+2028 and U+2029, but GitHub, GitLab and
+    editors do not, so PyYAML's own line numbers would drift after such a character.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.starts = [0, *(match.end() for match in _LINE_BREAK.finditer(text))]
+
+    def mark(self, index: int) -> Mark:
+        line = bisect.bisect_right(self.starts, index)
+        return Mark(line, index - self.starts[line - 1] + 1)
+
+
 def _position_mark(text: str, position: int) -> Mark:
-    before = text[:position]
-    line = before.count("\n") + 1
-    return Mark(line, position - (before.rfind("\n") + 1) + 1)
+    return _Positions(text).mark(position)
 
 
 def _syntax_problem(source: Source, exc: yaml.MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
-    where = Mark(mark.line + 1, mark.column + 1) if mark is not None else Mark(1, 1)
+    where = _Positions(source.text).mark(mark.index) if mark is not None else Mark(1, 1)
     parts = [p for p in (exc.context, exc.problem) if p]
     detail = ", ".join(parts) if parts else "syntax error"
     return Problem("invalid-yaml", source, where, f"invalid YAML: {detail}", "invalid-yaml")
@@ -138,6 +156,7 @@ class _Converter:
     def __init__(self, source: Source, problems: list[Problem]) -> None:
         self.source = source
         self.problems = problems
+        self.positions = _Positions(source.text)
         self.done: dict[int, Node] = {}
         self.active: set[int] = set()
         # Node count and nesting depth with aliases expanded, by id of a converted node.
@@ -165,8 +184,8 @@ class _Converter:
         known = self.done.get(id(node))
         if known is not None:
             return known
-        start = Mark(node.start_mark.line + 1, node.start_mark.column + 1)
-        end = Mark(node.end_mark.line + 1, node.end_mark.column + 1)
+        start = self.positions.mark(node.start_mark.index)
+        end = self.positions.mark(node.end_mark.index)
         if len(self.active) >= MAX_DEPTH:
             raise _TooDeep(start)
         if id(node) in self.active:
