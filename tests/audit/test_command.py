@@ -216,7 +216,8 @@ def test_config_ignore_by_path_and_line(
     )
     report = audit_json(capsys)
     assert found(report) == {(12, "static-cloud-credentials")}
-    assert report["suppressed"] == 1
+    assert report["ignored"] == 1
+    assert report["suppressed"] == 0
 
 
 def test_config_disable_rule(
@@ -471,3 +472,28 @@ def test_template_injection_fix_names_context(
     assert "COMMENT_BODY: ${{ github.event.comment.body }}" in finding["remediation"]
     assert "process.env.COMMENT_BODY" in finding["remediation"]
     assert "pull_request.title" not in finding["remediation"]
+
+
+@pytest.mark.parametrize("command", ["audit", "scan"])
+def test_config_unknown_rule_warns(
+    command: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, ".github/workflows/a.yml", AWS_STEP)
+    write(
+        tmp_path,
+        ".keyless.toml",
+        'disable = ["unpinned-actoin", "secrets-inherit", "aws-access-key-id"]\n\n'
+        '[[ignore]]\nrule = "hardcoded-secrets"\npath = "*"\n\n'
+        '[[ignore]]\nrule = "*"\npath = "vendor/*"\n',
+    )
+    assert main([command, "--fail-on", "never", "."]) == 0
+    err = capsys.readouterr().err
+    assert "disable names unknown rule 'unpinned-actoin'" in err
+    assert "[[ignore]] names unknown rule 'hardcoded-secrets'" in err
+    assert "'secrets-inherit'" not in err
+    assert "'aws-access-key-id'" not in err
+    assert "'*'" not in err

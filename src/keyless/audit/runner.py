@@ -57,6 +57,7 @@ class AuditResult:
     findings: list[Finding] = field(default_factory=list)
     scanned: int = 0
     suppressed: int = 0
+    ignored: int = 0
     skipped: Skipped = field(default_factory=Skipped)
     notes: list[str] = field(default_factory=list)
     scanned_paths: set[str] = field(default_factory=set)
@@ -308,7 +309,7 @@ def _filter(
             continue
         seen.add(identity)
         if settings.config.is_ignored(finding.rule_id, location.path, location.line):
-            result.suppressed += 1
+            result.ignored += 1
             continue
         if settings.inline_allow and _allowed(item, sources):
             result.suppressed += 1

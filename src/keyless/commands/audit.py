@@ -127,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         scanned=result.scanned,
         skipped=result.skipped.as_dict(),
         suppressed=result.suppressed,
+        ignored=result.ignored,
         baselined=baselined,
         root=str(root),
         commit=git.head_commit(repo_root) if repo_root else None,
