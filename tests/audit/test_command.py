@@ -408,7 +408,7 @@ def test_floating_checkout_without_runner_is_low(
 ) -> None:
     target = tmp_path / ".github" / "workflows" / "pr.yml"
     target.parent.mkdir(parents=True)
-    text = GUARDED_HEAD_CHECKOUT.split("      - run:")[0]
+    text = GUARDED_HEAD_CHECKOUT.split("      - run:", maxsplit=1)[0]
     target.write_text(text + "      - uses: actions/labeler@v5\n", encoding="utf-8")
     report = audit_json(capsys, target)
     findings = [f for f in report["findings"] if f["rule_id"] == "untrusted-code-with-secrets"]
@@ -439,7 +439,8 @@ jobs:
           script: |
             const fs = require('fs');
             const issue = Number(fs.readFileSync('./NR'));
-            await github.rest.issues.createComment({...context.repo, issue_number: issue, body: 'ok'});
+            const repo = context.repo;
+            await github.rest.issues.createComment({...repo, issue_number: issue, body: 'ok'});
 """
 
 

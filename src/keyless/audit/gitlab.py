@@ -470,11 +470,15 @@ def wildcard_regex(pattern: str) -> re.Pattern[str]:
     every `.yml` file below `configs/` and `configs/**/*.yml` only those in subfolders.
     Every other character is literal.
     """
-    parts = re.split(r"(\*\*|\*)", pattern)
-    regex = "".join(
-        ".*" if part == "**" else "[^/]*" if part == "*" else re.escape(part) for part in parts
-    )
-    return re.compile(regex, re.DOTALL)
+    pieces: list[str] = []
+    for part in re.split(r"(\*\*|\*)", pattern):
+        if part == "**":
+            pieces.append(".*")
+        elif part == "*":
+            pieces.append("[^/]*")
+        else:
+            pieces.append(re.escape(part))
+    return re.compile("".join(pieces), re.DOTALL)
 
 
 def _relative(path: Path, display: Path) -> str:

@@ -21,10 +21,10 @@ if TYPE_CHECKING:
     import yaml
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
-# The most nodes a document may have with every alias expanded in place. Aliases
-# share nodes, so a small file can stand for billions of them ("billion laughs"); a
-# document past this bound is reported and not audited. A 2 MiB file without
-# aliases stays below it.
+# The maximum number of nodes in a document with every alias expanded in place.
+# Aliases share nodes, so a small file can expand to billions of them ("billion
+# laughs"). A document past this bound is reported and not audited. A 2 MiB file
+# without aliases stays below it.
 MAX_EXPANDED_NODES = 2_000_000
 # The deepest nesting of collections accepted, aliases expanded. Real pipelines nest
 # a few levels; the bound keeps every recursive walk of the nodes far from Python's

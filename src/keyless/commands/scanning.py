@@ -59,7 +59,7 @@ def warn_unknown_rule_ids(config: Config, path: Path) -> None:
     """Warn about `disable` and `[[ignore]]` entries that name no known rule.
 
     `scan` and `audit` share the config, so an id is known when a secret detector
-    (custom detectors included) or an audit rule has it; `*` in `[[ignore]]` matches
+    (custom detectors included) or an audit rule has it. `*` in `[[ignore]]` matches
     every rule.
     """
     named = {*config.disable, *(entry.rule for entry in config.ignore)} - {"*"}
