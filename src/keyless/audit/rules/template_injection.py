@@ -137,7 +137,15 @@ def _source(inner: str, env: dict[str, Scalar], *, action: bool) -> _Source | No
     for match in _ENV_REFERENCE.finditer(inner):
         value = env.get(match.group(1))
         if value is None:
-            continue
+            # Not set in the file: an earlier step wrote it to GITHUB_ENV (or, in an
+            # action, the caller set it), so keyless cannot see where it comes from.
+            return _Source(
+                match.group(0),
+                "it is not set in this file, so an earlier step or the caller set it and "
+                "keyless cannot tell whether an attacker controls it",
+                Severity.LOW,
+                Confidence.LOW,
+            )
         origin = next((c for _, _, e in expressions(value) if (c := untrusted_context(e))), None)
         if origin is not None:
             return _Source(
