@@ -43,7 +43,7 @@ _UNTRUSTED = re.compile(
     r"|release\.(?:name|body)|inputs\.\w+|client_payload\.[\w.]+"
     r"|(?:pull_request|issue)\.user\.login))"
 )
-# A whole event object (or all of `github`) serialized into the script holds every
+# A whole event object (or all of `github`) serialized into the script contains every
 # title, body and branch name in it.
 _WHOLE_EVENT = re.compile(
     r"(?i)\btojson\(\s*github(?:\.event(?:\.(?:issue|pull_request|comment|review"

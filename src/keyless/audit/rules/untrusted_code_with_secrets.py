@@ -123,8 +123,10 @@ def _report_fetch(
     if _same_repository_only(job, fetch.step):
         severity, confidence = Severity.LOW, Confidence.LOW
         then += " (an `if:` limits it to pull requests from this repository)"
+    separator = "" if then.startswith(";") else " "
     message = (
-        f"{' and '.join(triggers)} job {job.id} {fetch.description} {then}, with {credentials}"
+        f"{' and '.join(triggers)} job {job.id} {fetch.description}{separator}{then}, "
+        f"with {credentials}"
     )
     if fetch.assumed_unguarded:
         message += f". {fetch.assumed_unguarded}"
@@ -132,7 +134,7 @@ def _report_fetch(
         RULE,
         fetch.node,
         key=f"{fetch.step.describe}:{fetch.description}",
-        message=message.replace(" ;", ";"),
+        message=message,
         severity=severity,
         confidence=confidence,
         at=fetch.span,
