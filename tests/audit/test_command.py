@@ -216,7 +216,8 @@ def test_config_ignore_by_path_and_line(
     )
     report = audit_json(capsys)
     assert found(report) == {(12, "static-cloud-credentials")}
-    assert report["suppressed"] == 1
+    assert report["ignored"] == 1
+    assert report["suppressed"] == 0
 
 
 def test_config_disable_rule(
@@ -369,3 +370,131 @@ def test_env_key_tip_uses_env_region(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert finding["line"] == 8
     assert "Give job `sync` an ID token" in finding["remediation"]
     assert "aws-region: ap-southeast-2" in finding["remediation"]
+
+
+GUARDED_HEAD_CHECKOUT = """\
+on: pull_request_target
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          ref: ${{ github.event.pull_request.head.sha }}
+      - run: npm ci && npm test
+        env:
+          NPM_TOKEN: ${{ secrets.NPM_TOKEN }}
+"""
+
+
+def test_floating_checkout_of_head_is_high(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / ".github" / "workflows" / "pr.yml"
+    target.parent.mkdir(parents=True)
+    target.write_text(GUARDED_HEAD_CHECKOUT, encoding="utf-8")
+    report = audit_json(capsys, target)
+    findings = [f for f in report["findings"] if f["rule_id"] == "untrusted-code-with-secrets"]
+    assert [(f["line"], f["severity"]) for f in findings] == [(8, "high")]
+    message = findings[0]["message"]
+    assert "checks out the pull request head" in message
+    assert "step 2 (line 9) runs it" in message
+    assert "cannot verify" in message
+    assert "no job is seen" not in message
+
+
+def test_floating_checkout_without_runner_is_low(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / ".github" / "workflows" / "pr.yml"
+    target.parent.mkdir(parents=True)
+    text = GUARDED_HEAD_CHECKOUT.split("      - run:", maxsplit=1)[0]
+    target.write_text(text + "      - uses: actions/labeler@v5\n", encoding="utf-8")
+    report = audit_json(capsys, target)
+    findings = [f for f in report["findings"] if f["rule_id"] == "untrusted-code-with-secrets"]
+    assert [(f["line"], f["severity"]) for f in findings] == [(8, "low")]
+
+
+WORKFLOW_RUN_COMMENT = """\
+on:
+  workflow_run:
+    workflows: [ci]
+    types: [completed]
+permissions:
+  contents: read
+jobs:
+  comment:
+    runs-on: ubuntu-latest
+    permissions:
+      pull-requests: write
+    steps:
+      - uses: actions/download-artifact@v4
+        with:
+          name: pr
+          run-id: ${{ github.event.workflow_run.id }}
+          github-token: ${{ secrets.GITHUB_TOKEN }}
+      - run: unzip pr.zip && cat ./NR
+      - uses: actions/github-script@v7
+        with:
+          script: |
+            const fs = require('fs');
+            const issue = Number(fs.readFileSync('./NR'));
+            const repo = context.repo;
+            await github.rest.issues.createComment({...repo, issue_number: issue, body: 'ok'});
+"""
+
+
+def test_workflow_run_artifact_comment_is_low(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / ".github" / "workflows" / "comment.yml"
+    target.parent.mkdir(parents=True)
+    target.write_text(WORKFLOW_RUN_COMMENT, encoding="utf-8")
+    report = audit_json(capsys, target)
+    findings = [f for f in report["findings"] if f["rule_id"] == "untrusted-code-with-secrets"]
+    assert [(f["line"], f["severity"]) for f in findings] == [(16, "low")]
+    message = findings[0]["message"]
+    assert "pull request code; no later step is seen to run it, with" in message
+
+
+def test_template_injection_fix_names_context(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / ".github" / "workflows" / "comment.yml"
+    target.parent.mkdir(parents=True)
+    target.write_text(
+        "on: issue_comment\npermissions: {}\njobs:\n  reply:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - uses: actions/github-script@v7\n        with:\n"
+        "          script: console.log(`${{ github.event.comment.body }}`)\n",
+        encoding="utf-8",
+    )
+    report = audit_json(capsys, target)
+    [finding] = [f for f in report["findings"] if f["rule_id"] == "template-injection"]
+    assert "COMMENT_BODY: ${{ github.event.comment.body }}" in finding["remediation"]
+    assert "process.env.COMMENT_BODY" in finding["remediation"]
+    assert "pull_request.title" not in finding["remediation"]
+
+
+@pytest.mark.parametrize("command", ["audit", "scan"])
+def test_config_unknown_rule_warns(
+    command: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, ".github/workflows/a.yml", AWS_STEP)
+    write(
+        tmp_path,
+        ".keyless.toml",
+        'disable = ["unpinned-actoin", "secrets-inherit", "aws-access-key-id"]\n\n'
+        '[[ignore]]\nrule = "hardcoded-secrets"\npath = "*"\n\n'
+        '[[ignore]]\nrule = "*"\npath = "vendor/*"\n',
+    )
+    assert main([command, "--fail-on", "never", "."]) == 0
+    err = capsys.readouterr().err
+    assert "disable names unknown rule 'unpinned-actoin'" in err
+    assert "[[ignore]] names unknown rule 'hardcoded-secrets'" in err
+    assert "'secrets-inherit'" not in err
+    assert "'aws-access-key-id'" not in err
+    assert "'*'" not in err

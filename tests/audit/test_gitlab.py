@@ -58,7 +58,7 @@ def test_other_include_kinds_listed_not_followed(
     assert "include template 'Security/SAST.gitlab-ci.yml' not followed" in notes
     assert "include component '$CI_SERVER_FQDN/group/comp/scan@1.0' not followed" in notes
     assert "include remote 'https://example.com/other.yml' not followed" in notes
-    assert "local include 'missing.yml' not found" in notes
+    assert "local include 'missing.yml' not read: not found" in notes
 
 
 def test_include_cannot_escape_project(
@@ -70,7 +70,7 @@ def test_include_cannot_escape_project(
     monkeypatch.chdir(project)
     report = audit_json(capsys, ".")
     assert report["findings"] == []
-    assert any("not found" in note for note in report["notes"])
+    assert any("outside the repository" in note for note in report["notes"])
 
 
 def test_include_loop_terminates(
@@ -225,3 +225,44 @@ def test_job_in_include_and_main_deep_merged(
     report = audit_json(capsys, ".")
     located = {(f["path"], f["line"], f["rule_id"]) for f in report["findings"]}
     assert located == {("base.yml", 3, "debug-trace"), ("base.yml", 5, "script-injection")}
+
+
+def test_cloud_key_fix_names_template_and_globals(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = write(
+        tmp_path,
+        ".gitlab-ci.yml",
+        "variables:\n  AZURE_CLIENT_SECRET: $SP_SECRET\n"
+        ".base-aws:\n  variables:\n    AWS_SECRET_ACCESS_KEY: $KEY\n"
+        ".setup:\n  - echo $GCP_SA_KEY > key.json\n"
+        "deploy:\n  extends: .base-aws\n  script:\n    - !reference [.setup]\n    - make\n",
+    )
+    report = audit_json(capsys, target)
+    by_line = {
+        f["line"]: f for f in report["findings"] if f["rule_id"] == "static-cloud-credentials"
+    }
+    assert set(by_line) == {2, 5, 7}
+    assert "Give each job that uses the key an ID token" in by_line[2]["remediation"]
+    assert "Give template `.base-aws`" in by_line[5]["remediation"]
+    assert "job deploy reads a stored Google Cloud service account key" in by_line[7]["message"]
+    assert "signs in" not in by_line[7]["message"]
+    for finding in by_line.values():
+        assert "``" not in finding["remediation"]
+        assert "<job>" not in finding["remediation"]
+
+
+def test_job_place_quotes_odd_names() -> None:
+    from keyless.audit.gitlab import Job
+    from keyless.audit.loader import load_text
+    from keyless.audit.nodes import Mapping, Scalar
+
+    root = load_text("f.yml", ".base-aws: {}\nbuild: {}\n").documents[0]
+    assert isinstance(root, Mapping)
+    places = []
+    for name, value in root.items():
+        key = root.key_node(name)
+        assert isinstance(key, Scalar)
+        assert isinstance(value, Mapping)
+        places.append(Job(name=name, key=key, node=value).describe)
+    assert places == ['jobs[".base-aws"]', "jobs.build"]

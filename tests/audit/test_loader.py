@@ -247,3 +247,27 @@ def test_odd_pipeline_shapes_do_not_crash(
     target.write_text(text, encoding="utf-8")
     report = audit_json(capsys, target, expect=0)
     assert report["scanned"] == 1
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_unicode_line_separators_keep_lines(
+    separator: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / ".github" / "workflows" / "ci.yml"
+    target.parent.mkdir(parents=True)
+    text = WORKFLOW_OK.replace("name: ok", f"name: 'ok{separator}still the name'")
+    target.write_text(text, encoding="utf-8")
+    report = audit_json(capsys, target)
+    line = text.split("\n").index("      - uses: example/tool@main") + 1
+    assert found(report) == {(line, "unpinned-action")}
+    assert report["findings"][0]["column"] == 15
+
+
+def test_source_lines_split_only_at_line_ends() -> None:
+    loaded = load_text("f.yml", "a: 1\r\nb: 'x\u2028y'\rc: 3\n")
+    assert loaded.source.lines == ["a: 1", "b: 'x\u2028y'", "c: 3"]
+    root = loaded.documents[0]
+    assert isinstance(root, Mapping)
+    value = root.scalar("c")
+    assert value is not None
+    assert (value.start.line, value.start.column) == (3, 4)

@@ -120,7 +120,10 @@ class Step:
 
     @property
     def label(self) -> str:
-        """Return a name for the step that survives inserted steps: id, name, uses or index."""
+        """Return a name for the step that survives inserted steps: id, name, uses or index.
+
+        The index is 0-based, as in a path (`steps[0]`); messages use `title`.
+        """
         for key in ("id", "name"):
             value = self.node.text(key)
             if value:
@@ -128,7 +131,15 @@ class Step:
         action = self.action
         if action is not None:
             return f"uses={action.name if not action.local else action.raw}"
-        return f"#{self.index}"
+        return str(self.index)
+
+    @property
+    def title(self) -> str:
+        """Return the step for messages: its name, or its 1-based number and line."""
+        name = self.node.text("name")
+        if name:
+            return f"step {name!r}"
+        return f"step {self.index + 1} (line {self.node.start.line})"
 
     @property
     def describe(self) -> str:

@@ -8,6 +8,10 @@ their own file and line, so a finding in an included template points there.
 
 from __future__ import annotations
 
+import json
+import os
+import posixpath
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,8 +72,10 @@ class Job:
 
     @property
     def describe(self) -> str:
-        """Return the job's place for finding keys."""
-        return f"jobs.{self.name}"
+        """Return the job's place for finding keys: `jobs.build`, or `jobs[".base"]`."""
+        if re.fullmatch(r"[\w-]+", self.name):
+            return f"jobs.{self.name}"
+        return f"jobs[{json.dumps(self.name)}]"
 
     def scripts(self) -> Iterator[tuple[str, Scalar]]:
         """Yield (keyword, line) for every script line, `!reference` expanded."""
@@ -130,6 +136,9 @@ class Reader(Protocol):
 
     def __call__(self, relative: str) -> LoadedFile | None:
         """Return the loaded file, or None when it does not exist in the project."""
+
+    def failure(self, relative: str) -> str:
+        """Return why `relative` was not read, such as "not found"."""
 
     def glob(self, pattern: str) -> list[str]:
         """Return the project-relative files that match a wildcard include."""
@@ -234,7 +243,7 @@ def _collect(pipeline: Pipeline, loaded: LoadedFile, read: Reader, seen: set[str
             if included is None:
                 pipeline.notes.append(
                     f"{include.node.path}:{include.node.start.line}: local include "
-                    f"{include.target!r} not found"
+                    f"{path!r} not read: {read.failure(path)}"
                 )
                 continue
             include.followed = True
@@ -286,6 +295,10 @@ class _Resolver:
     def __init__(self, lookup: dict[str, Node], notes: list[str]) -> None:
         self.lookup = lookup
         self.notes = notes
+        # Resolved nodes by (id, depth). YAML aliases share nodes, so without this a
+        # chain of aliases ("billion laughs") is walked once per path, exponentially.
+        # The key node is kept in the value so its id cannot be reused.
+        self.resolved: dict[tuple[int, int], tuple[Node, Node]] = {}
 
     def extended(self, name: str, job: Mapping, depth: int, chain: list[str]) -> Mapping:
         parents = [s.value for s in string_items(job.get("extends"))]
@@ -308,6 +321,16 @@ class _Resolver:
         return job if base is None else deep_merge(base, job)
 
     def references(self, node: Node, depth: int) -> Node:
+        if isinstance(node, Scalar):
+            return node
+        known = self.resolved.get((id(node), depth))
+        if known is not None:
+            return known[1]
+        result = self._resolve_references(node, depth)
+        self.resolved[(id(node), depth)] = (node, result)
+        return result
+
+    def _resolve_references(self, node: Node, depth: int) -> Node:
         if isinstance(node, Sequence) and node.tag == "!reference":
             return self._reference(node, depth)
         if isinstance(node, Sequence):
@@ -352,6 +375,22 @@ def deep_merge(base: Mapping, override: Mapping, drop: tuple[str, ...] = ("exten
     `drop` names top-level keys of `base` to leave out; `extends:` merging drops the
     parent's own `extends:`, which has been resolved already.
     """
+    return _merge(base, override, drop, {})
+
+
+def _merge(
+    base: Mapping,
+    override: Mapping,
+    drop: tuple[str, ...],
+    done: dict[tuple[int, int], tuple[Mapping, Mapping, Mapping]],
+) -> Mapping:
+    # `done` maps pairs already merged to their result (the inputs are kept so their
+    # ids stay unique), so mappings shared through aliases are merged once, not once
+    # per path to them.
+    pair = (id(base), id(override))
+    known = done.get(pair) if not drop else None
+    if known is not None:
+        return known[2]
     merged = Mapping(override.source, override.start, override.end, override.tag)
     for key, value in base.entries:
         if key.value in drop:
@@ -359,47 +398,94 @@ def deep_merge(base: Mapping, override: Mapping, drop: tuple[str, ...] = ("exten
         merged.add(key, value)
     for key, value in override.entries:
         previous = merged.get(key.value)
-        if isinstance(previous, Mapping) and isinstance(value, Mapping):
-            merged.add(key, deep_merge(previous, value, drop=()))
+        if previous is not value and isinstance(previous, Mapping) and isinstance(value, Mapping):
+            merged.add(key, _merge(previous, value, (), done))
         else:
             merged.add(key, value)
+    if not drop:
+        done[pair] = (base, override, merged)
     return merged
 
 
 class DirectoryReader:
-    """Read pipeline files below a project root, with paths shown relative to `display`."""
+    """Read pipeline files below a project root, with paths shown relative to `display`.
 
-    def __init__(self, root: Path, display: Path, load: Callable[[str, str], LoadedFile]) -> None:
+    Only regular files inside `root` are read: symbolic links, special files and
+    paths that leave the root (`..`) are not, and each read is bounded by `max_size`.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        display: Path,
+        load: Callable[[str, str], LoadedFile],
+        max_size: int = 2 * 1024 * 1024,
+    ) -> None:
         self.root = root
         self.display = display
         self.load = load
+        self.max_size = max_size
+        self.failures: dict[str, str] = {}
 
     def __call__(self, relative: str) -> LoadedFile | None:
-        path = (self.root / relative).resolve()
-        if not path.is_file() or not _inside(path, self.root.resolve()):
+        from keyless.audit.files import Unread, decode_pipeline, inside, read_bytes
+
+        normal = posixpath.normpath(relative)
+        if normal.startswith("../") or normal == ".." or posixpath.isabs(normal):
+            self.failures[relative] = "outside the repository"
             return None
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+        path = self.root / normal
+        if not inside(path.parent, self.root):
+            self.failures[relative] = "outside the repository (through a linked folder)"
             return None
-        return self.load(_relative(path, self.display), text)
+        data = read_bytes(path, self.max_size)
+        if isinstance(data, Unread):
+            self.failures[relative] = data.detail
+            return None
+        display = _relative(path, self.display)
+        return self.load(display, decode_pipeline(display, data))
+
+    def failure(self, relative: str) -> str:
+        """Return why `relative` was not read."""
+        return self.failures.get(relative, "not found")
 
     def glob(self, pattern: str) -> list[str]:
         """Return the project-relative files matching a local include wildcard."""
-        found = self.root.glob(pattern)
-        return sorted(p.relative_to(self.root).as_posix() for p in found if p.is_file())
+        matcher = wildcard_regex(pattern)
+        found: list[str] = []
+        for current, dirnames, filenames in os.walk(self.root, followlinks=False):
+            dirnames[:] = sorted(d for d in dirnames if d != ".git")
+            base = Path(current).relative_to(self.root).as_posix()
+            for name in filenames:
+                relative = name if base == "." else f"{base}/{name}"
+                if matcher.fullmatch(relative):
+                    found.append(relative)
+        return sorted(found)
 
 
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.relative_to(root)
-    except ValueError:
-        return False
-    return True
+def wildcard_regex(pattern: str) -> re.Pattern[str]:
+    """Compile an `include: local` wildcard the way GitLab matches it.
+
+    `*` matches within one folder and `**` across folders, so `configs/**.yml` matches
+    every `.yml` file below `configs/` and `configs/**/*.yml` only those in subfolders.
+    Every other character is literal.
+    """
+    pieces: list[str] = []
+    for part in re.split(r"(\*\*|\*)", pattern):
+        if part == "**":
+            pieces.append(".*")
+        elif part == "*":
+            pieces.append("[^/]*")
+        else:
+            pieces.append(re.escape(part))
+    return re.compile("".join(pieces), re.DOTALL)
 
 
 def _relative(path: Path, display: Path) -> str:
     try:
         return path.relative_to(display.resolve()).as_posix()
     except ValueError:
-        return path.as_posix()
+        try:
+            return path.resolve().relative_to(display.resolve()).as_posix()
+        except ValueError:
+            return path.as_posix()

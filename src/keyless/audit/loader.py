@@ -10,6 +10,8 @@ error are kept.
 
 from __future__ import annotations
 
+import bisect
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,6 +21,23 @@ if TYPE_CHECKING:
     import yaml
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+# The maximum number of nodes in a document with every alias expanded in place.
+# Aliases share nodes, so a small file can expand to billions of them ("billion
+# laughs"). A document past this bound is reported and not audited. A 2 MiB file
+# without aliases stays below it.
+MAX_EXPANDED_NODES = 2_000_000
+# The deepest nesting of collections accepted, aliases expanded. Real pipelines nest
+# a few levels; the bound keeps every recursive walk of the nodes far from Python's
+# recursion limit.
+MAX_DEPTH = 100
+
+
+class _TooDeep(Exception):
+    """Raised by the converter when a document nests deeper than MAX_DEPTH."""
+
+    def __init__(self, mark: Mark) -> None:
+        super().__init__(mark)
+        self.mark = mark
 
 
 @dataclass(frozen=True)
@@ -60,9 +79,30 @@ def load_text(path: str, text: str) -> LoadedFile:
             if composed is None:
                 continue
             converter = _Converter(source, loaded.problems)
-            loaded.documents.append(converter.convert(composed))
+            try:
+                document = converter.convert(composed)
+            except _TooDeep as exc:
+                message = f"invalid YAML: nests deeper than {MAX_DEPTH} levels"
+                loaded.problems.append(
+                    Problem("invalid-yaml", source, exc.mark, message, "too-deep")
+                )
+                continue
+            if converter.expanded_size(document) > MAX_EXPANDED_NODES:
+                loaded.problems.append(_expansion_problem(source, document))
+                continue
+            loaded.documents.append(document)
     except yaml.MarkedYAMLError as exc:
         loaded.problems.append(_syntax_problem(source, exc))
+    except yaml.reader.ReaderError as exc:
+        # A character YAML does not allow, such as NUL; `position` counts characters.
+        where = _position_mark(text, exc.position)
+        character = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        message = f"invalid YAML: character U+{character:04X} is not allowed in YAML"
+        loaded.problems.append(Problem("invalid-yaml", source, where, message, "invalid-yaml"))
+    except RecursionError:
+        # The pure-Python composer recurses once per nesting level.
+        message = f"invalid YAML: nests deeper than {MAX_DEPTH} levels"
+        loaded.problems.append(Problem("invalid-yaml", source, Mark(1, 1), message, "too-deep"))
     except yaml.YAMLError as exc:
         loaded.problems.append(
             Problem("invalid-yaml", source, Mark(1, 1), f"invalid YAML: {exc}", "invalid-yaml")
@@ -72,12 +112,42 @@ def load_text(path: str, text: str) -> LoadedFile:
     return loaded
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+class _Positions:
+    """Map character offsets to lines and columns, counting only \\n, \\r\\n and \\r.
+
+    YAML parsers also break lines at U+0085, U+2028 and U+2029, but GitHub, GitLab and
+    editors do not, so PyYAML's own line numbers would drift after such a character.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.starts = [0, *(match.end() for match in _LINE_BREAK.finditer(text))]
+
+    def mark(self, index: int) -> Mark:
+        line = bisect.bisect_right(self.starts, index)
+        return Mark(line, index - self.starts[line - 1] + 1)
+
+
+def _position_mark(text: str, position: int) -> Mark:
+    return _Positions(text).mark(position)
+
+
 def _syntax_problem(source: Source, exc: yaml.MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
-    where = Mark(mark.line + 1, mark.column + 1) if mark is not None else Mark(1, 1)
+    where = _Positions(source.text).mark(mark.index) if mark is not None else Mark(1, 1)
     parts = [p for p in (exc.context, exc.problem) if p]
     detail = ", ".join(parts) if parts else "syntax error"
     return Problem("invalid-yaml", source, where, f"invalid YAML: {detail}", "invalid-yaml")
+
+
+def _expansion_problem(source: Source, document: Node) -> Problem:
+    message = (
+        f"invalid YAML: aliases expand this document to more than {MAX_EXPANDED_NODES:,} "
+        "nodes; it was not audited"
+    )
+    return Problem("invalid-yaml", source, document.start, message, "alias-expansion")
 
 
 class _Converter:
@@ -86,8 +156,27 @@ class _Converter:
     def __init__(self, source: Source, problems: list[Problem]) -> None:
         self.source = source
         self.problems = problems
+        self.positions = _Positions(source.text)
         self.done: dict[int, Node] = {}
         self.active: set[int] = set()
+        # Node count and nesting depth with aliases expanded, by id of a converted node.
+        self.sizes: dict[int, int] = {}
+        self.depths: dict[int, int] = {}
+
+    def expanded_size(self, node: Node) -> int:
+        """Return how many nodes `node` stands for with every alias expanded."""
+        size = self.sizes.get(id(node))
+        if size is not None:
+            return size
+        if isinstance(node, Sequence):
+            size = 1 + sum(self.expanded_size(item) for item in node.items)
+        elif isinstance(node, Mapping):
+            children = (self.expanded_size(part) for entry in node.entries for part in entry)
+            size = 1 + sum(children)
+        else:
+            size = 1
+        self.sizes[id(node)] = size
+        return size
 
     def convert(self, node: yaml.Node) -> Node:
         import yaml
@@ -95,8 +184,10 @@ class _Converter:
         known = self.done.get(id(node))
         if known is not None:
             return known
-        start = Mark(node.start_mark.line + 1, node.start_mark.column + 1)
-        end = Mark(node.end_mark.line + 1, node.end_mark.column + 1)
+        start = self.positions.mark(node.start_mark.index)
+        end = self.positions.mark(node.end_mark.index)
+        if len(self.active) >= MAX_DEPTH:
+            raise _TooDeep(start)
         if id(node) in self.active:
             # An alias inside its own anchor. CI systems reject it; keep a placeholder.
             self.problems.append(
@@ -124,8 +215,23 @@ class _Converter:
                 raise TypeError(f"unexpected YAML node {type(node).__name__}")
         finally:
             self.active.discard(id(node))
+        if self._depth(result) > MAX_DEPTH:
+            # Aliases can stack shallow anchors into a deep tree.
+            raise _TooDeep(start)
         self.done[id(node)] = result
         return result
+
+    def _depth(self, node: Node) -> int:
+        """Return the nesting depth of a converted node, aliases expanded, from its children."""
+        if isinstance(node, Sequence):
+            children: list[Node] = node.items
+        elif isinstance(node, Mapping):
+            children = [value for _, value in node.entries]
+        else:
+            return 0
+        depth = 1 + max((self.depths.get(id(child), 0) for child in children), default=0)
+        self.depths[id(node)] = depth
+        return depth
 
     def _mapping(self, node: yaml.MappingNode, start: Mark, end: Mark) -> Mapping:
 

@@ -7,6 +7,7 @@ merge keys (`<<`) are already applied to mappings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -30,8 +31,12 @@ class Source:
     lines: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        # Only \n, \r\n and \r end a line, as for GitHub, GitLab and editors;
+        # str.splitlines() also splits at U+2028, U+0085 and form feeds.
         if not self.lines:
-            self.lines = self.text.splitlines()
+            self.lines = re.split(r"\r\n|\r|\n", self.text)
+            if self.lines[-1] == "":
+                self.lines.pop()
 
     def line(self, number: int) -> str:
         """Return the text of a 1-based line, or '' past the end."""
@@ -187,9 +192,16 @@ def walk_scalars(node: Node) -> Iterator[Scalar]:
 
 
 def string_items(node: Node | None) -> Iterator[Scalar]:
-    """Yield the scalars of a scalar or a (nested) sequence of scalars, such as `script:`."""
-    if isinstance(node, Scalar):
-        yield node
-    elif isinstance(node, Sequence):
-        for item in node.items:
-            yield from string_items(item)
+    """Yield the scalars of a scalar or a (nested) sequence of scalars, such as `script:`.
+
+    A sequence reached again through an alias is skipped, so each node is visited once.
+    """
+    seen: set[int] = set()
+    stack: list[Node] = [] if node is None else [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Scalar):
+            yield current
+        elif isinstance(current, Sequence) and id(current) not in seen:
+            seen.add(id(current))
+            stack.extend(reversed(current.items))

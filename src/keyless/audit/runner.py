@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from keyless.audit import github, gitlab
+from keyless.audit.files import Unread, decode_pipeline, read_bytes
 from keyless.audit.loader import LoadedFile, load_text
 from keyless.audit.nodes import Mapping, Source
 from keyless.audit.rules import RULES
 from keyless.audit.rules.base import AuditRule, Context, Reported
-from keyless.audit.rules.yaml_problems import report_problem
+from keyless.audit.rules.yaml_problems import report_problem, report_unaudited
 from keyless.config import Config
 from keyless.errors import UsageError
 from keyless.findings import Finding
@@ -45,6 +46,8 @@ class Target:
     path: Path
     display: str
     kind: str
+    # Named on the command line: a file that cannot be read fails the run.
+    explicit: bool = False
 
 
 @dataclass
@@ -54,9 +57,12 @@ class AuditResult:
     findings: list[Finding] = field(default_factory=list)
     scanned: int = 0
     suppressed: int = 0
+    ignored: int = 0
     skipped: Skipped = field(default_factory=Skipped)
     notes: list[str] = field(default_factory=list)
     scanned_paths: set[str] = field(default_factory=set)
+    # Discovered pipeline files that could not be read: (path, why).
+    unaudited: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -93,12 +99,12 @@ def discover(paths: Sequence[str], settings: Settings, skipped: Skipped) -> list
     targets: list[Target] = []
     for raw in paths:
         given = Path(raw)
-        if not given.exists():
+        if not given.exists() and not given.is_symlink():
             raise UsageError(
                 f"{raw}: no such file or directory",
                 hint="check the path; keyless audits the current folder by default",
             )
-        if given.is_dir():
+        if given.is_dir() and not given.is_symlink():
             if settings.git_root is not None:
                 targets.extend(_git_listed(given, settings))
             else:
@@ -111,7 +117,7 @@ def discover(paths: Sequence[str], settings: Settings, skipped: Skipped) -> list
         if kind is None:
             skipped.add("not-a-pipeline-file", display)
             continue
-        targets.append(Target(given, display, kind))
+        targets.append(Target(given, display, kind, explicit=True))
     unique: dict[str, Target] = {}
     for target in targets:
         unique.setdefault(target.display, target)
@@ -171,25 +177,40 @@ def run(paths: Sequence[str], settings: Settings) -> AuditResult:
         result.scanned += 1
         result.scanned_paths.add(target.display)
         _audit_file(target, loaded, settings, rules, context, sources, result)
+    if "file-not-audited" in rules:
+        for display, detail in result.unaudited:
+            report_unaudited(display, detail, context)
     result.findings = _filter(context.reported, sources, settings, result)
     return result
 
 
 def _load(target: Target, settings: Settings, result: AuditResult) -> LoadedFile | None:
-    try:
-        size = target.path.stat().st_size
-        if size > settings.max_file_size:
-            result.skipped.add("too-large", target.display)
-            return None
-        data = target.path.read_bytes()
-    except OSError as exc:
-        logger.warning("%s: cannot read: %s", target.display, exc.strerror)
-        result.skipped.add("unreadable", target.display)
+    data = read_bytes(target.path, settings.max_file_size)
+    if isinstance(data, Unread):
+        if target.explicit:
+            raise UsageError(
+                f"{target.display}: cannot audit: {data.detail}",
+                hint=_UNREAD_HINTS.get(data.reason, "name a readable pipeline file"),
+            )
+        logger.warning("%s: not audited: %s", target.display, data.detail)
+        result.skipped.add(data.reason, target.display)
+        if data.reason in _REPORTED_UNREAD:
+            result.unaudited.append((target.display, data.detail))
         return None
-    text = data.decode("utf-8", errors="replace")
-    if "\ufffd" in text and b"\xef\xbf\xbd" not in data:
-        logger.warning("%s: not valid UTF-8; invalid bytes were replaced", target.display)
-    return load_text(target.display, text)
+    return load_text(target.display, decode_pipeline(target.display, data))
+
+
+# Reasons a discovered pipeline file was not read that are findings, not only counts:
+# the file exists and CI runs it. Links and special files are skipped as in `keyless scan`.
+_REPORTED_UNREAD = frozenset({"too-large", "unreadable"})
+_UNREAD_HINTS = {
+    "too-large": "raise the limit with --max-file-size or max-file-size in the keyless config",
+    "symlink": "name the file the link points to",
+    "symlink-loop": "fix or remove the link",
+    "broken-symlink": "fix or remove the link",
+    "not-a-file": "name a regular file",
+    "unreadable": "check the file's permissions",
+}
 
 
 def _audit_file(
@@ -207,7 +228,9 @@ def _audit_file(
     if kind == "auto":
         kind = _sniff(documents)
     if kind == "gitlab":
-        reader = gitlab.DirectoryReader(_project_root(target, settings), settings.root, load_text)
+        reader = gitlab.DirectoryReader(
+            _project_root(target, settings), settings.root, load_text, settings.max_file_size
+        )
         pipeline = gitlab.build_pipeline(loaded, reader)
         files = pipeline.files
         for included in files[1:]:
@@ -254,10 +277,24 @@ def _project_root(target: Target, settings: Settings) -> Path:
     return top if top is not None else target.path.resolve().parent
 
 
+# Rule -> the more specific rule that reports the same problem at the same place; the
+# general finding is dropped when the specific one is there.
+_SUPERSEDED_BY = {"secret-exposure": "credentials-file-in-workspace"}
+
+
 def _filter(
     reported: list[Reported], sources: dict[str, Source], settings: Settings, result: AuditResult
 ) -> list[Finding]:
     kept: list[Finding] = []
+    places = {
+        (
+            item.finding.rule_id,
+            item.finding.location.path,
+            item.finding.location.line,
+            item.finding.location.column,
+        )
+        for item in reported
+    }
     # A node reached through several jobs (a template that many jobs extend) is reported
     # once, under the first job that reached it.
     seen: set[tuple[str, str, int, int]] = set()
@@ -267,9 +304,12 @@ def _filter(
         identity = (finding.rule_id, location.path, location.line, location.column)
         if identity in seen:
             continue
+        specific = _SUPERSEDED_BY.get(finding.rule_id)
+        if specific is not None and (specific, *identity[1:]) in places:
+            continue
         seen.add(identity)
         if settings.config.is_ignored(finding.rule_id, location.path, location.line):
-            result.suppressed += 1
+            result.ignored += 1
             continue
         if settings.inline_allow and _allowed(item, sources):
             result.suppressed += 1

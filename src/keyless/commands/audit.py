@@ -53,6 +53,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_option(
         parser,
+        "--max-file-size",
+        metavar="SIZE",
+        help="largest pipeline file to read, such as 500KiB or 4MB (default: 2 MiB); a "
+        "larger file found in a folder is a file-not-audited finding, a larger file "
+        "named as PATH is an error",
+    )
+    add_option(
+        parser,
         "--exclude",
         action="append",
         metavar="GLOB",
@@ -88,8 +96,14 @@ def run(args: argparse.Namespace) -> int:
         git_root=repo_root,
     )
     result = runner.run(args.paths or ["."], settings)
-    if result.scanned == 0:
+    if result.scanned == 0 and not result.skipped.counts:
         logger.warning("no pipeline files found in %s", ", ".join(args.paths or ["."]))
+    elif result.scanned == 0:
+        logger.warning(
+            "no pipeline file was audited in %s; %d skipped",
+            ", ".join(args.paths or ["."]),
+            sum(result.skipped.counts.values()),
+        )
 
     findings = result.findings
     baselined = 0
@@ -113,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         scanned=result.scanned,
         skipped=result.skipped.as_dict(),
         suppressed=result.suppressed,
+        ignored=result.ignored,
         baselined=baselined,
         root=str(root),
         commit=git.head_commit(repo_root) if repo_root else None,

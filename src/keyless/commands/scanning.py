@@ -41,6 +41,7 @@ class ScanSetup:
         config = configuration.load(config_path)
         if config_path is not None:
             logger.info("config: %s", config_path)
+            warn_unknown_rule_ids(config, config_path)
         max_size = config.max_file_size
         if getattr(args, "max_file_size", None):
             max_size = parse_size(args.max_file_size, "--max-file-size")
@@ -52,6 +53,35 @@ class ScanSetup:
         )
         exclude = [*config.exclude, *getattr(args, "exclude", [])]
         return cls(config=config, engine=engine, max_file_size=max_size, exclude=exclude)
+
+
+def warn_unknown_rule_ids(config: Config, path: Path) -> None:
+    """Warn about `disable` and `[[ignore]]` entries that name no known rule.
+
+    `scan` and `audit` share the config, so an id is known when a secret detector
+    (custom detectors included) or an audit rule has it. `*` in `[[ignore]]` matches
+    every rule.
+    """
+    named = {*config.disable, *(entry.rule for entry in config.ignore)} - {"*"}
+    if not named:
+        return
+    from dataclasses import replace
+
+    from keyless.audit.rules import RULES
+    from keyless.scan.detectors.registry import all_rules
+
+    known = {rule.id for rule in all_rules(replace(config, disable=set()))} | set(RULES)
+    for rule_id in sorted(named - known):
+        places = [name for name, ids in (("disable", config.disable),) if rule_id in ids]
+        if any(entry.rule == rule_id for entry in config.ignore):
+            places.append("[[ignore]]")
+        logger.warning(
+            "%s: %s names unknown rule %r, so it has no effect; check the spelling "
+            "against the rule ids in the reports",
+            path,
+            " and ".join(places),
+            rule_id,
+        )
 
 
 @dataclass

@@ -21,6 +21,7 @@ def render(report: Report) -> str:
         "scanned": report.scanned,
         "skipped": report.skipped,
         "suppressed": report.suppressed,
+        "ignored": report.ignored,
         "baselined": report.baselined,
     }
     if report.commit:

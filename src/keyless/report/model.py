@@ -19,6 +19,8 @@ class Report:
     scanned: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     suppressed: int = 0
+    # Findings hidden by the config's `[[ignore]]` entries (inline allows are `suppressed`).
+    ignored: int = 0
     baselined: int = 0
     root: str = "."
     commit: str | None = None

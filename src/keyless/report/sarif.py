@@ -83,6 +83,7 @@ def build(report: Report) -> dict[str, Any]:
             "scanned": report.scanned,
             "skipped": report.skipped,
             "suppressed": report.suppressed,
+            "ignored": report.ignored,
             "baselined": report.baselined,
             "omittedResults": len(dropped),
         },

@@ -80,6 +80,8 @@ def _summary(report: Report) -> list[str]:
             f"{report.suppressed} allowed by inline comments or the configuration "
             "(--no-inline-allow shows the inline ones)"
         )
+    if report.ignored:
+        hidden.append(f"{report.ignored} ignored by [[ignore]] entries in the configuration")
     if report.baselined:
         hidden.append(f"{report.baselined} already in the baseline")
     if hidden:

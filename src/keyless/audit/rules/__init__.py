@@ -46,4 +46,5 @@ RULES: dict[str, AuditRule] = {
     "script-injection": script_injection.CHECK,
     "invalid-yaml": yaml_problems.INVALID_CHECK,
     "duplicate-key": yaml_problems.DUPLICATE_CHECK,
+    "file-not-audited": yaml_problems.UNAUDITED_CHECK,
 }

@@ -85,8 +85,7 @@ def _check_job(job: Job, context: Context) -> None:
                     RULE,
                     node,
                     key=f"{step.describe}:{names}",
-                    message=f"{what}, including {names} written by step {first.step.label} "
-                    f"(line {first.step.node.start.line})",
+                    message=f"{what}, including {names} written by {first.step.title}",
                     at=span,
                     anchors=(step.node, job.anchor),
                     confidence=Confidence.HIGH if from_action else Confidence.MEDIUM,

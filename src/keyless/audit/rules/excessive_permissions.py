@@ -38,6 +38,7 @@ OIDC_ACTIONS: dict[str, tuple[str, ...]] = {
     "sigstore/gh-action-sigstore-python": (),
     "sigstore/cosign-installer": (),
     "docker/login-action": (),
+    "actions/deploy-pages": (),
     "slsa-framework/slsa-github-generator": (),
 }
 _OIDC_COMMANDS = re.compile(
@@ -55,19 +56,13 @@ class ExcessivePermissions(AuditRule):
     def check_workflow(self, workflow: Workflow, context: Context) -> None:
         top = workflow.permissions
         scopes = permission_scopes(top)
+        # A workflow with one job: workflow-level scopes are that job's scopes.
+        single = workflow.jobs[0] if len(workflow.jobs) == 1 else None
         if top is None:
-            for job in workflow.jobs:
-                if job.permissions is None:
-                    context.report(
-                        RULE,
-                        job.anchor,
-                        key=f"{job.describe}.permissions",
-                        message=f"job {job.id} has no permissions block, so its GITHUB_TOKEN "
-                        "gets the repository default (read-write unless restricted)",
-                        confidence=Confidence.MEDIUM,
-                    )
+            if set(workflow.triggers) != {"workflow_call"}:
+                _report_missing_blocks(workflow, context)
         else:
-            _check_block(top, scopes, "permissions", None, context, workflow_level=True)
+            _check_block(top, scopes, "permissions", None, context, workflow_level=single is None)
         for job in workflow.jobs:
             block = job.permissions
             if block is not None:
@@ -80,11 +75,31 @@ class ExcessivePermissions(AuditRule):
                     workflow_level=False,
                 )
         if isinstance(scopes, dict) and scopes.get("id-token") == "write":
+            if single is not None and single.permissions is None:
+                _check_id_token_use(single, top, context)
             return
         for job in workflow.jobs:
             job_scopes = permission_scopes(job.permissions)
             if isinstance(job_scopes, dict) and job_scopes.get("id-token") == "write":
                 _check_id_token_use(job, job.permissions, context)
+
+
+def _report_missing_blocks(workflow: Workflow, context: Context) -> None:
+    """Report jobs without `permissions:` in a workflow without one.
+
+    A workflow triggered only by `workflow_call` is skipped: its token's permissions
+    come from the calling job, which is audited in the caller's workflow.
+    """
+    for job in workflow.jobs:
+        if job.permissions is None:
+            context.report(
+                RULE,
+                job.anchor,
+                key=f"{job.describe}.permissions",
+                message=f"job {job.id} has no permissions block, so its GITHUB_TOKEN "
+                "gets the repository default (read-write unless restricted)",
+                confidence=Confidence.MEDIUM,
+            )
 
 
 def _check_block(
@@ -156,10 +171,11 @@ def _check_id_token_use(job: Job, block: Node | None, context: Context) -> None:
         return
     key = block.key_node("id-token")
     target: Scalar | Node = key if key is not None else block
+    place = "permissions" if job.permissions is None else f"{job.describe}.permissions"
     context.report(
         RULE,
         target,
-        key=f"{job.describe}.permissions.id-token",
+        key=f"{place}.id-token",
         message=f"job {job.id} can mint OIDC tokens (`id-token: write`) but no step uses one",
         severity=Severity.LOW,
         confidence=Confidence.LOW if unknown_actions else Confidence.MEDIUM,

@@ -24,6 +24,16 @@ RULE = Rule(
 )
 
 _EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
+# Passwords given literally on a command line: `docker login -p VALUE` (also podman,
+# buildah, helm registry, oras, skopeo) and `curl -u user:VALUE`. The value group is
+# checked by `_literal` so that `$VAR` and placeholders are not reported.
+_COMMAND_PASSWORD = re.compile(
+    r"\b(?:docker|podman|buildah|skopeo|oras|helm\s+registry)\s+login\b[^\n]*?"
+    r"(?:\s-p|\s--password)(?:\s+|=)(?P<quote>['\"]?)(?P<value>[^\s'\"]+)(?P=quote)"
+    r"|\bcurl\b[^\n]*?(?:\s-u|\s--user)(?:\s+|=)(?P<quote2>['\"]?)[^\s:'\"]+:"
+    r"(?P<value2>[^\s'\"]+)(?P=quote2)"
+)
+_MIN_PASSWORD_LENGTH = 4
 
 
 class HardcodedSecret(AuditRule):
@@ -147,6 +157,7 @@ def _check_text(
     masked = _EXPRESSION.sub(lambda m: " " * len(m.group(0)), text)
     result = context.engine.scan(scalar.path, masked)
     line_starts = _line_starts(masked)
+    reported: set[int] = set()
     for found in result.findings:
         if found.secret is None:
             continue
@@ -155,6 +166,7 @@ def _check_text(
         end = start + len(found.secret)
         if start < 0:
             continue
+        reported.add(start)
         context.report(
             RULE,
             scalar,
@@ -167,6 +179,45 @@ def _check_text(
             secret=found.secret,
             extra_rule_ids=(found.rule_id,),
         )
+    _check_command_passwords(scalar, masked, shift, place, context, anchors, reported)
+
+
+def _check_command_passwords(
+    scalar: Scalar,
+    masked: str,
+    shift: int,
+    place: str,
+    context: Context,
+    anchors: tuple[Node, ...],
+    reported: set[int],
+) -> None:
+    """Report literal passwords passed to registry logins and curl, which no detector knows."""
+    from keyless.secret import Secret
+
+    for match in _COMMAND_PASSWORD.finditer(masked):
+        group = "value" if match.group("value") is not None else "value2"
+        value = match.group(group)
+        start = match.start(group) - shift
+        if start < 0 or start in reported or not _literal(value):
+            continue
+        command = "curl -u" if group == "value2" else "registry login -p"
+        context.report(
+            RULE,
+            scalar,
+            key="",
+            message=f"password given literally to `{command}` in {place}",
+            confidence=Confidence.MEDIUM,
+            at=fragment_span(scalar, start, start + len(value)),
+            anchors=anchors,
+            secret=Secret(value),
+        )
+
+
+def _literal(value: str) -> bool:
+    """Return whether a command-line value is a literal, not a variable or placeholder."""
+    if len(value) < _MIN_PASSWORD_LENGTH or value.startswith(("$", "<", "%")):
+        return False
+    return value.strip("*x.") != "" and value.lower() not in {"password", "secret", "token"}
 
 
 def _line_starts(text: str) -> list[int]:

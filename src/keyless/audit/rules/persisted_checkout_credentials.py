@@ -79,23 +79,21 @@ def _exposure(checkout: Step, job: Job) -> tuple[str, Confidence] | None:
     for step in job.steps_after(checkout):
         upload = _uploads_git_folder(step)
         if upload is not None:
-            return f"step {step.label} (line {step.node.start.line}) uploads it", upload
+            return f"{step.title} uploads it", upload
         run = step.run
         if run is not None and shell_fetches_pr_code(run):
             return (
-                f"step {step.label} (line {step.node.start.line}) fetches and runs pull "
-                "request code",
+                f"{step.title} fetches and runs pull request code",
                 Confidence.HIGH,
             )
         if run is not None and untrusted:
             return (
-                f"step {step.label} (line {step.node.start.line}) runs the checked-out "
-                "pull request code",
+                f"{step.title} runs the checked-out pull request code",
                 Confidence.HIGH,
             )
         if run is not None and _PIPE_TO_SHELL.search(run.value):
             return (
-                f"step {step.label} (line {step.node.start.line}) runs a downloaded script",
+                f"{step.title} runs a downloaded script",
                 Confidence.MEDIUM,
             )
     return None

@@ -42,6 +42,9 @@ _SINK = re.compile(
     r"|\bruby\s+-e\b|\bssh\b|\bsource\s+<\(|\bxargs\b[^\n]*\bsh\b"
 )
 
+# Text piped into a shell is parsed as code too: `echo "$CI_MERGE_REQUEST_TITLE" | sh`.
+_PIPE_TO_SHELL = re.compile(r"\|\s*(?:ba|z|da)?sh\b(?!\s+-c\b)|\|\s*source\b")
+
 
 class ScriptInjection(AuditRule):
     """Find untrusted predefined variables (or variables set from them) in eval-like sinks."""
@@ -61,10 +64,11 @@ class ScriptInjection(AuditRule):
             for keyword, line in job.scripts():
                 for part in script_lines(line):
                     sink = _SINK.search(part.code)
-                    if sink is None:
-                        continue
-                    found = pattern.search(part.code, sink.end())
+                    found = pattern.search(part.code, sink.end()) if sink else None
                     if found is None:
+                        sink = _PIPE_TO_SHELL.search(part.code)
+                        found = pattern.search(part.code, 0, sink.start()) if sink else None
+                    if sink is None or found is None:
                         continue
                     name = found.group(1)
                     origin = aliases.get(name)

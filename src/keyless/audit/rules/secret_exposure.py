@@ -252,8 +252,8 @@ def _check_upload(step: Step, written: list[WrittenFile], context: Context) -> N
                     RULE,
                     path,
                     key=f"{step.describe}.with.path:{item.path}",
-                    message=f"the {kind} includes {item.path}, which step {item.step.label} "
-                    f"(line {item.line}) wrote a secret into",
+                    message=f"the {kind} includes {item.path}, which {item.step.title} wrote a "
+                    "secret into",
                     severity=Severity.HIGH,
                     anchors=(step.node, step.job.anchor),
                 )

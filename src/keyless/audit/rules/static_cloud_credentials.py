@@ -52,7 +52,8 @@ ACTION_INPUTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("azure/login", ("creds", "client-secret"), "azure"),
 )
 
-_GITLAB_LINE = re.compile(
+# Cloud CLI sign-ins with a stored key or client secret, in any shell script.
+_CLI_SIGN_IN = re.compile(
     r"aws\s+configure\s+set\s+aws_secret_access_key"
     r"|gcloud\s+auth\s+activate-service-account\b"
     r"|az\s+login\b[^\n]*--service-principal(?![^\n]*--federated-token)"
@@ -82,13 +83,17 @@ class StaticCloudCredentials(AuditRule):
             reported = _check_action_step(step, context)
             if step.env is not None and not reported:
                 _check_env(step.env, f"{step.describe}.env", job, context, step)
+            if step.run is not None:
+                _check_run(step, step.run, context)
 
     def check_pipeline(self, pipeline: Pipeline, context: Context) -> None:
         for mapping in pipeline.global_variables:
-            _check_gitlab_variables(mapping, "variables", context)
+            _check_gitlab_variables(mapping, "variables", None, context)
         for job in pipeline.jobs:
             if job.variables is not None:
-                _check_gitlab_variables(job.variables, f"{job.describe}.variables", context)
+                _check_gitlab_variables(
+                    job.variables, f"{job.describe}.variables", job.name, context
+                )
             _check_gitlab_scripts(job, context)
 
 
@@ -111,6 +116,28 @@ def _check_action_step(step: Step, context: Context) -> bool:
             )
             return True
     return False
+
+
+def _check_run(step: Step, run: Scalar, context: Context) -> None:
+    """Report cloud CLI sign-ins with a stored key in a `run:` script."""
+    for part in script_lines(run):
+        match = _CLI_SIGN_IN.search(part.code)
+        if match is None:
+            continue
+        provider = _cli_provider(match.group(0))
+        context.report(
+            RULE,
+            run,
+            key=f"{step.describe}.run:{match.group(0)}",
+            message=f"`{match.group(0)}` signs in with a stored {_what(provider)}",
+            remediation=github_tip(provider, step.job, None),
+            at=fragment_span(run, part.offset + match.start(), part.offset + match.end()),
+            anchors=(step.node, step.job.anchor),
+        )
+
+
+def _cli_provider(command: str) -> str:
+    return {"aws": "aws", "gcl": "gcp"}.get(command[:3], "azure")
 
 
 def _check_env(
@@ -207,11 +234,17 @@ def github_tip(
     )
 
 
-def gitlab_tip(provider: str, job_name: str) -> str:
-    """Return the `id_tokens:` form that replaces a stored cloud key in a GitLab job."""
-    who = f"job `{job_name}`"
-    if job_name.startswith("."):
+def gitlab_tip(provider: str, job_name: str | None) -> str:
+    """Return the `id_tokens:` form that replaces a stored cloud key in a GitLab job.
+
+    `job_name` is None for global `variables:`, which every job gets.
+    """
+    if job_name is None:
+        who = "each job that uses the key"
+    elif job_name.startswith("."):
         who = f"template `{job_name}` (the jobs that extend it inherit the token)"
+    else:
+        who = f"job `{job_name}`"
     if provider == "aws":
         return (
             f"Give {who} an ID token and exchange it for a role session:\n"
@@ -247,14 +280,15 @@ def gitlab_tip(provider: str, job_name: str) -> str:
     )
 
 
-def _check_gitlab_variables(mapping: Mapping, place: str, context: Context) -> None:
+def _check_gitlab_variables(
+    mapping: Mapping, place: str, job_name: str | None, context: Context
+) -> None:
     for key, node in mapping.entries:
         name = key.value
         provider = ENV_PROVIDERS.get(name.upper())
         value = variable_value(node)
         if provider is None or not isinstance(value, Scalar) or not value.value.strip():
             continue
-        job_name = place.split(".")[1] if place.startswith("jobs.") else "<job>"
         context.report(
             RULE,
             key,
@@ -278,11 +312,16 @@ def _check_gitlab_scripts(job: GitLabJob, context: Context) -> None:
             if provider is None:
                 continue
             offset = part.offset + start
+            used = part.code[start:end]
+            if _CLI_SIGN_IN.match(used):
+                what = f"signs in with a stored {_what(provider)} (`{used}`)"
+            else:
+                what = f"reads a stored {_what(provider)} (`{used}`)"
             context.report(
                 RULE,
                 line,
                 key=f"{job.describe}.{keyword}:{part.code.strip()}",
-                message=f"job {job.name} signs in with a stored {_what(provider)}",
+                message=f"job {job.name} {what}",
                 remediation=gitlab_tip(provider, job.name),
                 at=fragment_span(line, offset, part.offset + end),
                 anchors=(job.key,),
@@ -291,11 +330,9 @@ def _check_gitlab_scripts(job: GitLabJob, context: Context) -> None:
 
 
 def _gitlab_use(code: str, assigned: set[str]) -> tuple[str | None, int, int]:
-    match = _GITLAB_LINE.search(code)
+    match = _CLI_SIGN_IN.search(code)
     if match is not None:
-        text = match.group(0)
-        provider = {"aws": "aws", "gcl": "gcp"}.get(text[:3], "azure")
-        return provider, match.start(), match.end()
+        return _cli_provider(match.group(0)), match.start(), match.end()
     if _ASSIGNMENT.match(code):
         return None, 0, 0
     for name, provider in ENV_PROVIDERS.items():

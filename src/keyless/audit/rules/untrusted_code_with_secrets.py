@@ -64,6 +64,10 @@ class Fetch:
     confidence: Confidence
     # Index of the first step that can run the code; a run: script runs it itself.
     runs_from: int
+    # For a checkout the action may refuse: why keyless assumes it does not.
+    assumed_unguarded: str = ""
+    # Artifacts are data: a later script that only unpacks or reads them does not run them.
+    artifact: bool = False
 
 
 class UntrustedCodeWithSecrets(AuditRule):
@@ -82,33 +86,60 @@ class UntrustedCodeWithSecrets(AuditRule):
                 continue
             for fetch in _fetches(job):
                 reported = True
-                runners = [s for s in job.steps[fetch.runs_from :] if _runs_code(s)]
-                runs_inline = fetch.runs_from == fetch.step.index
-                if not runners and not runs_inline:
-                    severity, confidence = Severity.MEDIUM, Confidence.LOW
-                    then = "no later step seems to run it, but any tool that reads it can"
-                else:
-                    severity, confidence = RULE.severity, fetch.confidence
-                    then = "and runs it"
-                    if not runs_inline:
-                        runner = runners[0]
-                        then = f"and step {runner.label} (line {runner.node.start.line}) runs it"
-                if _same_repository_only(job, fetch.step):
-                    severity, confidence = Severity.LOW, Confidence.LOW
-                    then += " (an `if:` limits it to pull requests from this repository)"
-                context.report(
-                    RULE,
-                    fetch.node,
-                    key=f"{fetch.step.describe}:{fetch.description}",
-                    message=f"{' and '.join(triggers)} job {job.id} {fetch.description} {then}, "
-                    f"with {credentials}",
-                    severity=severity,
-                    confidence=confidence,
-                    at=fetch.span,
-                    anchors=(fetch.step.node, job.anchor),
-                )
+                _report_fetch(workflow, triggers, job, fetch, credentials, context)
         if not reported:
             _report_trigger(workflow, triggers, context)
+
+
+def _report_fetch(
+    workflow: Workflow,
+    triggers: list[str],
+    job: Job,
+    fetch: Fetch,
+    credentials: str,
+    context: Context,
+) -> None:
+    later = job.steps[fetch.runs_from :]
+    runners = [s for s in later if _runs_code(s, artifact=fetch.artifact)]
+    runs_inline = fetch.runs_from == fetch.step.index
+    if runs_inline:
+        severity, confidence = RULE.severity, fetch.confidence
+        then = "and runs it"
+    elif runners:
+        severity, confidence = RULE.severity, fetch.confidence
+        then = f"and {runners[0].title} runs it"
+    else:
+        # Nothing is seen to run the code. An artifact is then only data; a checkout
+        # still puts the code where any later tool may read its config or hooks.
+        severity = Severity.LOW if fetch.artifact else Severity.MEDIUM
+        confidence = Confidence.LOW
+        then = "; no later step is seen to run it"
+        if not fetch.artifact:
+            then += ", but any tool that reads the workspace can"
+    if fetch.assumed_unguarded and severity == RULE.severity:
+        severity, confidence = Severity.HIGH, Confidence.MEDIUM
+    elif fetch.assumed_unguarded:
+        severity, confidence = Severity.LOW, Confidence.LOW
+    if _same_repository_only(job, fetch.step):
+        severity, confidence = Severity.LOW, Confidence.LOW
+        then += " (an `if:` limits it to pull requests from this repository)"
+    separator = "" if then.startswith(";") else " "
+    message = (
+        f"{' and '.join(triggers)} job {job.id} {fetch.description}{separator}{then}, "
+        f"with {credentials}"
+    )
+    if fetch.assumed_unguarded:
+        message += f". {fetch.assumed_unguarded}"
+    context.report(
+        RULE,
+        fetch.node,
+        key=f"{fetch.step.describe}:{fetch.description}",
+        message=message,
+        severity=severity,
+        confidence=confidence,
+        at=fetch.span,
+        anchors=(fetch.step.node, job.anchor),
+    )
 
 
 def _same_repository_only(job: Job, step: Step) -> bool:
@@ -178,6 +209,7 @@ def _fetches(job: Job) -> list[Fetch]:
                         "downloads artifacts built from pull request code",
                         Confidence.MEDIUM,
                         step.index + 1,
+                        artifact=True,
                     )
                 )
         run = step.run
@@ -210,7 +242,7 @@ def shell_fetches_pr_code(run: Scalar) -> bool:
 def checks_out_pr_code(step: Step) -> bool:
     """Return whether a checkout step fetches pull request code and is not refused for it."""
     fetch = _checkout(step)
-    return fetch is not None
+    return fetch is not None and not fetch.assumed_unguarded
 
 
 def _checkout(step: Step) -> Fetch | None:
@@ -237,7 +269,21 @@ def _checkout(step: Step) -> Fetch | None:
             step.index + 1,
         )
     if _refuses_fork_code(action):
-        return None
+        return Fetch(
+            step,
+            target,
+            None,
+            f"checks out the pull request head (`{target.value.strip()}`) with "
+            f"actions/checkout@{action.ref}",
+            Confidence.MEDIUM,
+            step.index + 1,
+            assumed_unguarded=(
+                f"Nothing in the workflow stops fork code: only the fork pull request guard "
+                f"that GitHub says actions/checkout@{action.ref} has since 2026 would refuse "
+                "it, which keyless cannot verify offline and which older actions on GitHub "
+                "Enterprise Server lack"
+            ),
+        )
     return Fetch(
         step,
         target,
@@ -274,9 +320,9 @@ def _refuses_fork_code(action: ActionRef) -> bool:
     return version[0] == 6 and version[1] >= 1
 
 
-def _runs_code(step: Step) -> bool:
+def _runs_code(step: Step, *, artifact: bool = False) -> bool:
     if step.run is not None:
-        return True
+        return not (artifact and _only_reads_data(step.run))
     action = step.action
     if action is None:
         return False
@@ -290,6 +336,24 @@ def _runs_code(step: Step) -> bool:
         "github/codeql-action/autobuild",
         "cypress-io/github-action",
     }
+
+
+# Commands that unpack, read or post downloaded data without executing it, as in
+# GitHub's recommended workflow_run pattern (download, unzip, comment).
+_DATA_COMMANDS = frozenset(
+    {"unzip", "tar", "cat", "jq", "head", "tail", "ls", "echo", "printf", "mkdir", "mv", "cp"}
+    | {"test", "[", "wc", "grep", "sed", "awk", "gh", "curl", "set", "export", "cd", "true"}
+)
+
+
+def _only_reads_data(run: Scalar) -> bool:
+    """Return whether every command of a script is a data command (no `./x`, no `sh x`)."""
+    for line in script_lines(run):
+        for command in re.split(r"&&|\|\||;|\|", line.code):
+            words = command.split()
+            if words and words[0] not in _DATA_COMMANDS:
+                return False
+    return True
 
 
 CHECK = UntrustedCodeWithSecrets()
