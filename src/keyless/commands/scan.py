@@ -2,6 +2,9 @@
 
 With no PATH, keyless scans the current folder: inside a git work tree the files git
 would show (tracked, plus untracked ones not ignored), outside one every file below it.
+With --history, keyless scans every line added by the selected commits (all commits
+reachable from any ref by default) and reports each secret once, with the commit that
+first added it and how long it has been exposed.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="scan the staged version of each file staged for commit, not the work tree",
     )
+    _add_history_options(parser)
     add_report_options(parser, fail_on="low")
     add_option(
         parser,
@@ -94,6 +98,36 @@ def _jobs(value: str) -> int:
     raise argparse.ArgumentTypeError(f"invalid value {value!r}; use a positive number or auto")
 
 
+def _add_history_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("history")
+    add_option(
+        group,
+        "--history",
+        action="store_true",
+        help="scan the lines added by every commit reachable from any ref, instead of files",
+    )
+    add_option(
+        group,
+        "--branch",
+        metavar="REF",
+        help="scan only the history reachable from REF (implies --history)",
+    )
+    add_option(
+        group,
+        "--since",
+        metavar="REV",
+        help="scan only commits after REV: those REV does not contain (implies --history)",
+    )
+    add_option(
+        group,
+        "--range",
+        metavar="A..B",
+        help="scan the commits reachable from B but not from A (implies --history), such as a "
+        "pushed range or a merge request's commits; an A of forty zeros (a new branch) "
+        "scans all of B",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the scan and return the exit code."""
     from keyless import git
@@ -105,6 +139,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.update_baseline and not args.baseline:
         raise UsageError("--update-baseline needs --baseline FILE")
+    if args.history or args.branch or args.since or args.range:
+        from keyless.commands.history import run_history
+
+        return run_history(args)
     started = datetime.now(timezone.utc)
     first = Path(args.paths[0]) if args.paths else Path.cwd()
     repo_root = git.toplevel(first if first.exists() else Path.cwd())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from keyless.findings import Finding
+from keyless.findings import Commit, Finding
 from keyless.report.model import Report
 
 SCHEMA_VERSION = 1
@@ -53,11 +53,19 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
         data["commit"] = {"sha": finding.commit.sha, "date": finding.commit.date}
     if finding.history is not None:
         history = finding.history
-        data["first_seen"] = {"sha": history.first_seen.sha, "date": history.first_seen.date}
-        data["last_seen"] = {"sha": history.last_seen.sha, "date": history.last_seen.date}
+        data["first_seen"] = _commit_to_dict(history.first_seen)
+        data["last_seen"] = _commit_to_dict(history.last_seen)
         data["paths"] = history.paths
         data["present_at_tip"] = history.present_at_tip
         data["exposure_days"] = history.exposure_days
     if finding.extra:
         data["extra"] = finding.extra
+    return data
+
+
+def _commit_to_dict(commit: Commit) -> dict[str, Any]:
+    """Return a commit with its author, who may know where the secret is used."""
+    data: dict[str, Any] = {"sha": commit.sha, "date": commit.date}
+    if commit.author_name is not None or commit.author_email is not None:
+        data["author"] = {"name": commit.author_name, "email": commit.author_email}
     return data

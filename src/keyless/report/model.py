@@ -17,6 +17,8 @@ class Report:
     findings: list[Finding]
     rules: list[Rule] = field(default_factory=list)
     scanned: int = 0
+    # What `scanned` counts: files, or commits for a history scan.
+    scanned_unit: str = "file"
     skipped: dict[str, int] = field(default_factory=dict)
     suppressed: int = 0
     # Findings hidden by the config's `[[ignore]]` entries (inline allows are `suppressed`).

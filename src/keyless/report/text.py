@@ -29,8 +29,11 @@ _SKIP_REASONS: dict[str, tuple[str, str]] = {
 
 
 def render(report: Report) -> str:
-    """Render findings, two lines each and worst first, then a summary."""
-    lines: list[str] = []
+    """Render findings, two lines each and worst first, then a summary.
+
+    A history scan's report starts with the secrets to rotate, longest exposed first.
+    """
+    lines: list[str] = _rotate_section(report)
     for finding in report.sorted_findings():
         lines.extend(_finding_lines(finding))
     if lines:
@@ -65,7 +68,8 @@ def _summary(report: Report) -> list[str]:
     noun = "secret" if report.kind == "secrets" else "finding"
     count = len(report.findings)
     first = f"{_plural(count, noun, noun + 's')}{_by_severity(report.findings)} "
-    first += f"in {_plural(report.scanned, 'file', 'files')} scanned."
+    unit = report.scanned_unit
+    first += f"in {_plural(report.scanned, unit, unit + 's')} scanned."
     lines = [first]
     if report.skipped:
         total = sum(report.skipped.values())
@@ -100,3 +104,35 @@ def _by_severity(findings: list[Finding]) -> str:
 
 def _plural(count: int, singular: str, plural: str) -> str:
     return f"{count} {singular if count == 1 else plural}"
+
+
+def _rotate_section(report: Report) -> list[str]:
+    """List secrets from history first, longest exposed first: each needs rotating."""
+    leaked = [f for f in report.findings if f.history is not None]
+    if not leaked:
+        return []
+    leaked.sort(key=lambda f: (-f.history.exposure_days if f.history else 0.0, f.sort_key()))
+    lines = [
+        f"Rotate these {len(leaked)} secret{'' if len(leaked) == 1 else 's'}: every "
+        "committed secret stays readable in every clone until it is revoked, "
+        "longest exposed first."
+    ]
+    for finding in leaked:
+        history = finding.history
+        if history is None:
+            continue
+        loc = finding.location
+        state = (
+            "still present at the tip"
+            if history.present_at_tip
+            else f"last in {history.last_seen.sha[:12]}"
+        )
+        lines.append(
+            f"  {finding.severity.value} {finding.rule_id} {finding.preview}: "
+            f"exposed {history.exposure_days:g} days, first in {history.first_seen.sha[:12]} "
+            f"({history.first_seen.date[:10]}) at {loc.path}:{loc.line}, {state}"
+        )
+        if len(history.paths) > 1:
+            lines.append(f"    also at: {', '.join(p for p in history.paths if p != loc.path)}")
+    lines.append("")
+    return lines

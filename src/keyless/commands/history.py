@@ -1,0 +1,114 @@
+"""`keyless scan --history`: the history half of the scan command."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from keyless import git
+from keyless.commands.reporting import finish
+from keyless.commands.scanning import ScanSetup
+from keyless.errors import ExitCode, UsageError
+from keyless.findings import Finding
+from keyless.logs import logger
+from keyless.report.model import Report
+from keyless.scan import baseline as baselines
+from keyless.scan import history
+from keyless.scan.sources import Skipped
+
+
+def run_history(args: argparse.Namespace) -> int:
+    """Scan the selected commits and report one finding per secret."""
+    from keyless.progress import Progress
+
+    if args.paths:
+        raise UsageError(
+            "PATH arguments cannot be combined with --history",
+            hint="history scans whole commits; use --exclude GLOB to leave paths out",
+        )
+    if args.staged:
+        raise UsageError("--staged cannot be combined with --history")
+    started = datetime.now(timezone.utc)
+    root = git.toplevel(Path.cwd()) or _git_dir_root(Path.cwd())
+    setup = ScanSetup.create(args, root)
+    selection = history.select(root, branch=args.branch, since=args.since, commit_range=args.range)
+    logger.info("history: scanning %s", selection.description)
+    commits = history.list_commits(root, selection)
+    notes: list[str] = []
+    if not commits:
+        notes.append("no commits to scan: the repository or the selected range is empty")
+    cut = history.shallow_clone(root, {sha for sha, _ in commits})
+    if cut is not None and cut.boundary:
+        note = history.shallow_note(cut)
+        logger.warning("%s", note)
+        notes.append(note)
+
+    skipped = Skipped()
+    progress = Progress(len(commits), "commits")
+    try:
+        outcome = history.scan_history(
+            root,
+            setup.engine,
+            selection,
+            skipped,
+            max_size=setup.max_file_size,
+            exclude=setup.exclude,
+            progress=progress.advance,
+        )
+    finally:
+        progress.close()
+    notes.extend(outcome.notes)
+
+    findings = outcome.findings
+    baselined = 0
+    if args.baseline:
+        baseline_path = Path(args.baseline)
+        if args.update_baseline:
+            count = baselines.write(baseline_path, _per_path(findings), keep_paths_outside=None)
+            logger.warning("baseline %s written with %d entries", baseline_path, count)
+            return ExitCode.OK
+        accepted = baselines.load(baseline_path)
+        kept = [f for f in findings if not any(accepted.contains(p) for p in _per_path([f]))]
+        baselined = len(findings) - len(kept)
+        findings = kept
+
+    report = Report(
+        kind="secrets",
+        findings=findings,
+        rules=[d.rule for d in setup.engine.prefilter.detectors],
+        scanned=outcome.commits,
+        scanned_unit="commit",
+        skipped=skipped.as_dict(),
+        suppressed=outcome.suppressed,
+        baselined=baselined,
+        root=str(root),
+        commit=selection.tip,
+        started=started,
+        finished=datetime.now(timezone.utc),
+        notes=notes,
+    )
+    return finish(args, report)
+
+
+def _per_path(findings: list[Finding]) -> list[Finding]:
+    """Return one copy of each finding per path it appeared at, for baseline matching."""
+    copies = []
+    for finding in findings:
+        paths = finding.history.paths if finding.history else [finding.path]
+        for path in paths:
+            copy = replace(finding, location=replace(finding.location, path=path))
+            copies.append(copy)
+    return copies
+
+
+def _git_dir_root(cwd: Path) -> Path:
+    """Return the folder to run git in for a bare repository, or raise outside any."""
+    out = git.run(["rev-parse", "--git-dir"], cwd, check=False).decode().strip()
+    if not out:
+        raise UsageError(
+            f"{cwd}: not inside a git repository, so there is no history to scan",
+            hint="run keyless scan --history inside a clone",
+        )
+    return cwd

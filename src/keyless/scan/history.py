@@ -1,0 +1,520 @@
+"""Scan git history: every line added by every selected commit, one finding per secret.
+
+Commits are listed with `git log`, split into contiguous ranges, and each range is
+streamed by its own `git diff-tree --stdin -p -U0` process, so git's work spreads
+over the machine's cores while keyless scans the streams. The options given to git
+make the stream complete whatever the repository's own settings say:
+
+- `--no-renames`: a renamed or copied file shows its whole content as added, so the
+  secret is seen under its new path too (with rename detection, which a repository
+  can turn on with `diff.renames`, the new path would show no content);
+- `--cc`: merge commits show the lines that are in none of their parents, which is
+  where a conflict resolution can introduce a secret;
+- `--root`: root commits, and the first commit of a shallow clone, show every file;
+- `core.bigFileThreshold`: blobs over the size limit show as binary, and are counted
+  as oversize rather than read.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, cast
+
+from keyless import git
+from keyless.errors import UsageError
+from keyless.findings import Commit, Finding, History
+from keyless.scan.engine import Engine
+from keyless.scan.patches import (
+    COMMIT_MARK,
+    PatchScanner,
+    Removal,
+    Sighting,
+    StreamResult,
+)
+from keyless.scan.sources import Skipped
+from keyless.scan.text import decode
+
+# Bytes read from a git pipe at a time.
+_READ_SIZE = 1 << 22
+# Below this many commits one git process is faster than starting several.
+_MIN_COMMITS_PER_PROCESS = 1000
+_MAX_PROCESSES = 4
+_NULL_SHA = "0" * 40
+_SECONDS_PER_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which commits to scan (`git log` revision arguments) and the tip they end at."""
+
+    revisions: tuple[str, ...]
+    tip: str | None
+    description: str
+
+
+@dataclass(frozen=True)
+class ShallowClone:
+    """A shallow clone's cut: commits whose parents were not fetched."""
+
+    boundary: int
+    missing_parents: int
+
+
+@dataclass
+class HistoryOutcome:
+    """One finding per unique secret, with what was scanned and skipped."""
+
+    findings: list[Finding] = field(default_factory=list)
+    commits: int = 0
+    suppressed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve_commit(root: Path, revision: str, option: str) -> str:
+    """Return the SHA of `revision`, or raise a UsageError that names the option."""
+    out = git.run(
+        ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"],
+        root,
+        check=False,
+    )
+    sha = out.decode().strip()
+    if not sha:
+        raise UsageError(
+            f"{option} {revision}: no such commit in this repository",
+            hint="check the name; in a shallow CI clone the commit may not have been "
+            "fetched, so fetch the full history (actions/checkout `fetch-depth: 0`, "
+            "GitLab `GIT_DEPTH: 0`, or `git fetch --unshallow`)",
+        )
+    return sha
+
+
+def select(
+    root: Path,
+    *,
+    branch: str | None = None,
+    since: str | None = None,
+    commit_range: str | None = None,
+) -> Selection:
+    """Turn --branch, --since and --range into revision arguments and a tip."""
+    if commit_range is not None:
+        if branch is not None or since is not None:
+            raise UsageError("--range cannot be combined with --branch or --since")
+        return _select_range(root, commit_range)
+    revisions: list[str]
+    if branch is not None:
+        tip: str | None = resolve_commit(root, branch, "--branch")
+        revisions = [tip] if tip else []
+        description = f"commits reachable from {branch}"
+    else:
+        tip = git.head_commit(root)
+        revisions = ["--all"]
+        description = "commits reachable from any ref"
+    if since is not None:
+        revisions.append("^" + resolve_commit(root, since, "--since"))
+        description += f" after {since}"
+    return Selection(tuple(revisions), tip, description)
+
+
+def _select_range(root: Path, commit_range: str) -> Selection:
+    start, separator, end = commit_range.partition("..")
+    if not separator or end.startswith(".") or not end:
+        raise UsageError(
+            f"--range {commit_range}: expected A..B, such as main..HEAD or the pushed range "
+            "BEFORE..AFTER"
+        )
+    tip = resolve_commit(root, end, "--range")
+    if not start or start == _NULL_SHA:
+        # A push that creates a branch reports forty zeros as its "before" commit.
+        return Selection((tip,), tip, f"commits reachable from {end}")
+    base = resolve_commit(root, start, "--range")
+    return Selection((tip, "^" + base), tip, f"commits in {commit_range}")
+
+
+def list_commits(root: Path, selection: Selection) -> list[tuple[str, int]]:
+    """Return (SHA, committer time) of each selected commit, newest first."""
+    out = git.run(["log", "--format=%H %ct", *selection.revisions, "--"], root)
+    commits = []
+    for line in out.decode("ascii").splitlines():
+        sha, _, time = line.partition(" ")
+        commits.append((sha, int(time)))
+    return commits
+
+
+def shallow_clone(root: Path, shas: set[str]) -> ShallowClone | None:
+    """Return the shallow cut among the selected commits, or None in a full clone."""
+    flag = git.run(["rev-parse", "--is-shallow-repository"], root).decode().strip()
+    if flag != "true":
+        return None
+    shallow_file = git.run(["rev-parse", "--git-path", "shallow"], root).decode().strip()
+    path = Path(shallow_file)
+    if not path.is_absolute():
+        path = root / path
+    try:
+        boundary = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    except OSError:
+        boundary = []
+    inside = [sha for sha in boundary if sha in shas]
+    missing = 0
+    if inside:
+        # The commit objects still name their parents; git hides them in a shallow clone.
+        request = "".join(f"{sha}\n" for sha in inside).encode()
+        raw = git.run(["cat-file", "--batch"], root, input=request)
+        missing = raw.count(b"\nparent ")
+    return ShallowClone(boundary=len(inside), missing_parents=missing)
+
+
+def shallow_note(cut: ShallowClone) -> str:
+    """Return the warning for a shallow clone: what was not scanned and how to fetch it."""
+    return (
+        f"shallow clone: history stops at {cut.boundary} commit(s) whose "
+        f"{cut.missing_parents} parent commit(s), and every commit before those, were not "
+        "fetched and not scanned (their number is unknown until they are fetched). Fetch "
+        "the full history and scan again: actions/checkout `fetch-depth: 0`, GitLab CI "
+        "`GIT_DEPTH: 0`, or `git fetch --unshallow`"
+    )
+
+
+def scan_history(
+    root: Path,
+    engine: Engine,
+    selection: Selection,
+    skipped: Skipped,
+    *,
+    max_size: int,
+    exclude: list[str],
+    progress: Callable[[int], None] | None = None,
+    processes: int | None = None,
+) -> HistoryOutcome:
+    """Scan the selected commits and return one finding per unique secret."""
+    started = datetime.now(timezone.utc)
+    commits = list_commits(root, selection)
+    outcome = HistoryOutcome(commits=len(commits))
+    if not commits:
+        return outcome
+    ranges = _split(commits, processes)
+    lock = threading.Lock()
+
+    def count(n: int) -> None:
+        if progress is not None:
+            with lock:
+                progress(n)
+
+    def run_range(shas: list[str]) -> tuple[StreamResult, Skipped]:
+        range_skipped = Skipped()
+        scanner = PatchScanner(
+            engine, range_skipped, max_size=max_size, exclude=exclude, on_commits=count
+        )
+        _stream(root, shas, max_size, scanner)
+        return scanner.result, range_skipped
+
+    with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+        results = list(pool.map(run_range, ranges))
+
+    sightings: list[Sighting] = []
+    binary_blobs: list[tuple[str, str]] = []
+    submodules: set[str] = set()
+    for result, range_skipped in results:
+        sightings.extend(result.sightings)
+        binary_blobs.extend(result.binary_blobs)
+        submodules |= result.submodules
+        outcome.suppressed += result.suppressed
+        for reason, number in range_skipped.counts.items():
+            skipped.counts[reason] += number
+            skipped.examples.setdefault(reason, []).extend(range_skipped.examples[reason][:5])
+    _count_binary(root, binary_blobs, max_size, skipped)
+    if submodules:
+        outcome.notes.append(
+            f"{len(submodules)} submodule(s) not followed: "
+            + ", ".join(sorted(submodules)[:5])
+            + ("" if len(submodules) <= 5 else ", ...")
+            + "; scan each submodule's repository on its own"
+        )
+    order = {sha: index for index, (sha, _) in enumerate(commits)}
+    times = dict(commits)
+    outcome.findings = _aggregate(
+        root, engine, sightings, selection, order, times, started, max_size
+    )
+    return outcome
+
+
+def _split(commits: list[tuple[str, int]], processes: int | None) -> list[list[str]]:
+    if processes is None:
+        processes = min(os.cpu_count() or 1, _MAX_PROCESSES)
+        processes = max(1, min(processes, len(commits) // _MIN_COMMITS_PER_PROCESS))
+    size = -(-len(commits) // processes)
+    return [[sha for sha, _ in commits[i : i + size]] for i in range(0, len(commits), size)]
+
+
+def diff_tree_args(max_size: int) -> list[str]:
+    """Return the `git diff-tree` arguments that stream the added lines of stdin's commits."""
+    return [
+        "-c",
+        f"core.bigFileThreshold={max_size}",
+        "diff-tree",
+        "--stdin",
+        "-p",
+        "-U0",
+        "--no-renames",
+        "--cc",
+        "--root",
+        "--full-index",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--no-color",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
+        "--format=%x00%H %ct %P",
+    ]
+
+
+def _stream(
+    root: Path,
+    shas: list[str],
+    max_size: int,
+    scanner: PatchScanner,
+    args: list[str] | None = None,
+) -> None:
+    """Run git with `shas` on stdin (default: diff-tree) and feed its output to `scanner`."""
+    proc = git.popen(
+        args or diff_tree_args(max_size), root, stdin=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    stdin, stdout, stderr = cast(IO[bytes], proc.stdin), proc.stdout, cast(IO[bytes], proc.stderr)
+    request = "".join(f"{sha}\n" for sha in shas).encode()
+    errors: list[bytes] = []
+
+    def feed() -> None:
+        try:
+            stdin.write(request)
+            stdin.close()
+        except BrokenPipeError:
+            pass
+
+    def drain() -> None:
+        errors.append(stderr.read())
+
+    writer = threading.Thread(target=feed, daemon=True)
+    reader = threading.Thread(target=drain, daemon=True)
+    writer.start()
+    reader.start()
+    try:
+        _read_blocks(stdout, scanner)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        writer.join()
+        reader.join()
+    if proc.returncode != 0:
+        message = b"".join(errors).decode("utf-8", "replace").strip()
+        raise git.GitError(f"git history scan failed in {root}: {message}")
+
+
+def _read_blocks(stream: IO[bytes] | None, scanner: PatchScanner) -> None:
+    """Feed the scanner blocks that end just before a commit or section boundary."""
+    read = cast(IO[bytes], stream).read
+    pending = b""
+    while True:
+        chunk: bytes = read(_READ_SIZE)
+        if not chunk:
+            break
+        pending += chunk
+        cut = max(pending.rfind(b"\n" + COMMIT_MARK), pending.rfind(b"\ndiff --"))
+        if cut <= 0:
+            continue
+        scanner.feed(pending[: cut + 1])
+        pending = pending[cut + 1 :]
+    if pending:
+        scanner.feed(pending if pending.endswith(b"\n") else pending + b"\n")
+
+
+def _count_binary(
+    root: Path, blobs: list[tuple[str, str]], max_size: int, skipped: Skipped
+) -> None:
+    """Count binary sections as `binary` or, when the blob is over the limit, `too-large`."""
+    if not blobs:
+        return
+    request = "".join(f"{blob}\n" for blob, _ in blobs).encode()
+    out = git.run(["cat-file", "--batch-check=%(objectsize)"], root, input=request)
+    for (_, path), line in zip(blobs, out.decode().splitlines(), strict=False):
+        size = int(line) if line.isdigit() else 0
+        skipped.add("too-large" if size > max_size else "binary", path)
+
+
+@dataclass
+class _Secret:
+    """Every sighting and removal of one secret (one rule, one value)."""
+
+    sightings: list[Sighting]
+    removals: list[Removal]
+
+
+def _aggregate(
+    root: Path,
+    engine: Engine,
+    sightings: list[Sighting],
+    selection: Selection,
+    order: dict[str, int],
+    times: dict[str, int],
+    started: datetime,
+    max_size: int,
+) -> list[Finding]:
+    secrets: dict[tuple[str, str], _Secret] = {}
+    for sighting in sightings:
+        key = (sighting.finding.rule_id, sighting.finding.key)
+        entry = secrets.setdefault(key, _Secret([], []))
+        entry.sightings.append(sighting)
+    if not secrets:
+        return []
+    tip = selection.tip
+    at_tip = _present_at_tip(root, engine, secrets, tip)
+    gone = {key: entry for key, entry in secrets.items() if key not in at_tip}
+    if gone:
+        removals = _removals(root, engine, selection, gone, max_size)
+        for key, entry in gone.items():
+            entry.removals = removals.get(key, [])
+    last_shas: dict[tuple[str, str], str] = {}
+    for key, entry in secrets.items():
+        last_shas[key] = _last_seen(entry, key in at_tip, tip, times)
+    wanted = {s.commit.sha for e in secrets.values() for s in e.sightings} | set(last_shas.values())
+    commits = _commit_details(root, sorted(wanted))
+    findings = []
+    for key, entry in secrets.items():
+        first = min(entry.sightings, key=lambda s: (s.commit.time, -order.get(s.commit.sha, 0)))
+        first_commit = commits[first.commit.sha]
+        last_commit = commits.get(last_shas[key], first_commit)
+        paths = sorted({s.finding.path for s in entry.sightings})
+        exposure = (started.timestamp() - first.commit.time) / _SECONDS_PER_DAY
+        finding = first.finding
+        finding.commit = Commit(first_commit.sha, first_commit.date)
+        finding.history = History(
+            first_seen=first_commit,
+            last_seen=last_commit,
+            paths=paths,
+            present_at_tip=key in at_tip,
+            exposure_days=round(max(exposure, 0.0), 1),
+        )
+        findings.append(finding)
+    findings.sort(key=lambda f: -(f.history.exposure_days if f.history else 0.0))
+    return findings
+
+
+def _last_seen(entry: _Secret, present: bool, tip: str | None, times: dict[str, int]) -> str:
+    """Return the SHA of the last commit known to contain the secret.
+
+    That is the tip when the secret is still there; otherwise the parent of the
+    newest commit that removed it; otherwise (it was never removed in the scanned
+    commits, for example on a branch other than the tip's) the newest commit that
+    added it.
+    """
+    if present and tip is not None:
+        return tip
+    newest_add = max(entry.sightings, key=lambda s: s.commit.time).commit
+    removals = [r for r in entry.removals if r.commit.parents]
+    if removals:
+        newest = max(removals, key=lambda r: r.commit.time).commit
+        if newest.time >= newest_add.time:
+            return newest.parents[0]
+    return newest_add.sha
+
+
+def _removals(
+    root: Path,
+    engine: Engine,
+    selection: Selection,
+    secrets: dict[tuple[str, str], _Secret],
+    max_size: int,
+) -> dict[tuple[str, str], list[Removal]]:
+    """Find the commits whose removed lines contain each secret.
+
+    This second pass reads only the history of the paths the secrets were seen at,
+    so it costs little next to the main scan, which skips removed lines.
+    """
+    paths = sorted({s.finding.path for e in secrets.values() for s in e.sightings})
+    scanner = PatchScanner(engine, Skipped(), max_size=max_size, exclude=[], removed=True)
+    args = [
+        "-c",
+        f"core.bigFileThreshold={max_size}",
+        "log",
+        "-p",
+        "-U0",
+        "--no-renames",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--no-color",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
+        "--format=%x00%H %ct %P",
+        *selection.revisions,
+        "--",
+        *(f":(literal){path}" for path in paths),
+    ]
+    _stream(root, [], max_size, scanner, args)
+    return {k: v for k, v in scanner.result.removals.items() if k in secrets}
+
+
+def _present_at_tip(
+    root: Path, engine: Engine, secrets: dict[tuple[str, str], _Secret], tip: str | None
+) -> set[tuple[str, str]]:
+    """Return the secrets that the tip's tree still contains at a path they were seen at."""
+    if tip is None:
+        return set()
+    paths = sorted({s.finding.path for e in secrets.values() for s in e.sightings})
+    contents = _read_at(root, tip, paths)
+    found: dict[str, set[tuple[str, str]]] = {}
+    for path, data in contents.items():
+        decoded = decode(data)
+        if decoded is None:
+            continue
+        found[path] = {(f.rule_id, f.key) for f in engine.scan(path, decoded.text).findings}
+    present = set()
+    for key, entry in secrets.items():
+        if any(key in found.get(s.finding.path, set()) for s in entry.sightings):
+            present.add(key)
+    return present
+
+
+def _read_at(root: Path, commit: str, paths: Sequence[str]) -> dict[str, bytes]:
+    """Read `commit:path` for each path; paths missing at that commit are left out."""
+    if not paths:
+        return {}
+    request = "".join(f"{commit}:{path}\n" for path in paths).encode("utf-8", "surrogateescape")
+    out = git.run(["cat-file", "--batch"], root, input=request)
+    contents: dict[str, bytes] = {}
+    position = 0
+    for path in paths:
+        header_end = out.index(b"\n", position)
+        header = out[position:header_end].split()
+        position = header_end + 1
+        if len(header) != 3 or header[1] != b"blob":
+            if len(header) == 3:
+                position += int(header[2]) + 1
+            continue
+        size = int(header[2])
+        contents[path] = out[position : position + size]
+        position += size + 1
+    return contents
+
+
+def _commit_details(root: Path, shas: list[str]) -> dict[str, Commit]:
+    """Return each commit's date and author; authors go to JSON only, never to logs."""
+    if not shas:
+        return {}
+    request = "".join(f"{sha}\n" for sha in shas).encode()
+    out = git.run(
+        ["log", "--no-walk=unsorted", "--stdin", "--format=%H%x00%ct%x00%an%x00%ae"],
+        root,
+        input=request,
+    )
+    details = {}
+    for line in out.decode("utf-8", "replace").splitlines():
+        sha, time, name, email = line.split("\0")
+        date = datetime.fromtimestamp(int(time), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        details[sha] = Commit(sha=sha, date=date, author_name=name, author_email=email)
+    return details

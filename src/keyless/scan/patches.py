@@ -1,0 +1,382 @@
+"""Read the patch stream of `git diff-tree --stdin -p -U0` and scan its added lines.
+
+The stream is a sequence of commit records. Each starts with a NUL byte and the
+header `SHA COMMIT-TIME PARENT...`, followed by one section per changed file
+(`diff --git` for ordinary commits, `diff --cc` for merges). A line that starts with
+NUL can only be a header: every line inside a section starts with a diff marker or
+a header keyword.
+
+Only sections with a keyword hit on a changed line are parsed: the prefilter runs on
+whole blocks of the stream first, so most of the stream is never split into lines.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from keyless.findings import Finding
+from keyless.scan.engine import Engine
+from keyless.scan.sources import Skipped, is_excluded
+from keyless.scan.text import decode
+
+COMMIT_MARK = b"\0"
+_SECTION = b"\ndiff --"
+_HUNK = re.compile(rb"^(@@+) .*?\+(\d+)(?:,\d+)? @@")
+_SUBMODULE_MODE = b"160000"
+
+
+@dataclass(frozen=True)
+class CommitHeader:
+    """A commit as the stream names it: SHA, committer time (Unix seconds), parents."""
+
+    sha: str
+    time: int
+    parents: tuple[str, ...]
+
+
+@dataclass
+class Sighting:
+    """A secret on an added line of one commit."""
+
+    commit: CommitHeader
+    finding: Finding
+
+
+@dataclass
+class Removal:
+    """A secret on a removed line of one commit: its parent was the last to contain it."""
+
+    commit: CommitHeader
+    path: str
+
+
+@dataclass
+class StreamResult:
+    """What one patch stream held: secrets added and removed, and what was skipped."""
+
+    sightings: list[Sighting] = field(default_factory=list)
+    # (rule id, secret hash) -> removals
+    removals: dict[tuple[str, str], list[Removal]] = field(default_factory=dict)
+    suppressed: int = 0
+    commits: int = 0
+    # Blob ids of sections git showed as binary, with their paths: the caller tells
+    # binary files from oversize ones (git treats blobs over core.bigFileThreshold as
+    # binary) by asking for their sizes.
+    binary_blobs: list[tuple[str, str]] = field(default_factory=list)
+    submodules: set[str] = field(default_factory=set)
+
+
+class PatchScanner:
+    """Scan blocks of a patch stream; `feed` takes blocks that end at a line break.
+
+    By default the scanner looks at added lines and records sightings. With
+    `removed=True` it looks at the removed lines of ordinary commits instead and
+    records removals, which tell when a secret stopped being in a file.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        skipped: Skipped,
+        *,
+        max_size: int,
+        exclude: list[str],
+        on_commits: Callable[[int], None] | None = None,
+        removed: bool = False,
+    ) -> None:
+        self.engine = engine
+        self.skipped = skipped
+        self.max_size = max_size
+        self.exclude = exclude
+        self.on_commits = on_commits
+        self.removed = removed
+        self.result = StreamResult()
+        self._commit: CommitHeader | None = None
+        self._filters = engine.prefilter.filters
+        self._marker = b"-" if removed else b"+"
+
+    def feed(self, block: bytes) -> None:
+        """Scan a block that starts at a commit header or a section and ends after a newline."""
+        commits = _positions(block, b"\n" + COMMIT_MARK, 1)
+        if block.startswith(COMMIT_MARK):
+            commits.insert(0, 0)
+        if commits:
+            self.result.commits += len(commits)
+            if self.on_commits is not None:
+                self.on_commits(len(commits))
+        sections = _positions(block, _SECTION, 1)
+        if block.startswith(b"diff --"):
+            sections.insert(0, 0)
+        boundaries = sorted(commits + sections)
+        commit_index = -1
+        for section_start in self._sections_to_parse(block, sections):
+            while commit_index + 1 < len(commits) and commits[commit_index + 1] < section_start:
+                commit_index += 1
+                self._commit = _parse_header(block, commits[commit_index])
+            following = bisect_right(boundaries, section_start)
+            end = boundaries[following] if following < len(boundaries) else len(block)
+            if self._commit is not None:
+                self._scan_section(block[section_start:end], self._commit)
+        if commits and commit_index + 1 < len(commits):
+            self._commit = _parse_header(block, commits[-1])
+
+    def _sections_to_parse(self, block: bytes, sections: list[int]) -> list[int]:
+        """Return the start of every section with a keyword on a line of interest.
+
+        Binary and submodule sections are always returned, so they are counted.
+        """
+        if not sections:
+            return []
+        if not self._filters:
+            return sections
+        starts: set[int] = set()
+        marker = self._marker
+        for hit in self.engine.prefilter.line_hits(block):
+            if block[hit.start : hit.start + 1] != marker:
+                continue
+            if _is_file_header(block, hit.start):
+                continue
+            starts.add(_enclosing(sections, hit.start))
+        if not self.removed:
+            for text in (b"\nBinary files ", b" " + _SUBMODULE_MODE + b"\n"):
+                for position in _positions(block, text, 0):
+                    starts.add(_enclosing(sections, position))
+        starts.discard(-1)
+        return sorted(starts)
+
+    def _scan_section(self, section: bytes, commit: CommitHeader) -> None:
+        header_end = section.find(b"\n@@")
+        header = section if header_end < 0 else section[: header_end + 1]
+        path = _path(header, old=self.removed)
+        if path is None:
+            return
+        if self.removed:
+            if header_end >= 0 and len(commit.parents) == 1:
+                self._scan_removed(path, section[header_end + 1 :], commit)
+            return
+        if b" " + _SUBMODULE_MODE + b"\n" in header:
+            self.result.submodules.add(path)
+            self.skipped.add("submodule", path)
+            return
+        if b"\nBinary files " in header or header.startswith(b"Binary files "):
+            blob = _post_image_blob(header)
+            if blob is not None:
+                self.result.binary_blobs.append((blob, path))
+            return
+        if header_end < 0:
+            return
+        if self.exclude and is_excluded(path, self.exclude):
+            self.skipped.add("excluded", path)
+            return
+        self._scan_added(path, section[header_end + 1 :], commit)
+
+    def _scan_added(self, path: str, body: bytes, commit: CommitHeader) -> None:
+        merge = body.startswith(b"@@@")
+        if merge:
+            added, line_numbers = _merge_added_lines(body)
+        else:
+            added, line_numbers = _ADDED.findall(body), None
+        data = b"\n".join(added)
+        if len(data) > self.max_size:
+            self.skipped.add("too-large", path)
+            return
+        decoded = decode(data)
+        if decoded is None:
+            self.skipped.add("binary", path)
+            return
+        scanned = self.engine.scan(path, decoded.text)
+        self.result.suppressed += scanned.suppressed + scanned.allowlisted
+        if not scanned.findings:
+            return
+        if line_numbers is None:
+            line_numbers = _added_line_numbers(body)
+        for finding in scanned.findings:
+            location = finding.location
+            line = line_numbers[location.line - 1]
+            end_line = line_numbers[(location.end_line or location.line) - 1]
+            finding.location = replace(location, line=line, end_line=end_line)
+            self.result.sightings.append(Sighting(commit, finding))
+
+    def _scan_removed(self, path: str, body: bytes, commit: CommitHeader) -> None:
+        data = b"\n".join(_REMOVED.findall(body))
+        if len(data) > self.max_size:
+            return
+        decoded = decode(data)
+        if decoded is None:
+            return
+        for finding in self.engine.scan(path, decoded.text).findings:
+            key = (finding.rule_id, finding.key)
+            self.result.removals.setdefault(key, []).append(Removal(commit, path))
+
+
+def _positions(block: bytes, text: bytes, offset: int) -> list[int]:
+    """Return each position of `text` in `block`, plus `offset`."""
+    found = []
+    position = block.find(text)
+    while position >= 0:
+        found.append(position + offset)
+        position = block.find(text, position + 1)
+    return found
+
+
+def _enclosing(sections: list[int], position: int) -> int:
+    """Return the start of the section that contains `position`, or -1 before the first."""
+    index = bisect_right(sections, position) - 1
+    return sections[index] if index >= 0 else -1
+
+
+def _is_file_header(block: bytes, start: int) -> bool:
+    """Return whether the line at `start` is a `+++ `/`--- ` file name line of a header.
+
+    In a header, `--- ` is followed by `+++ `; a changed line that happens to start
+    with those characters sits inside a hunk, after an `@@` line or another change.
+    """
+    if block.startswith(b"+++ ", start):
+        previous = block.rfind(b"\n", 0, start - 1) + 1
+        return block.startswith(b"--- ", previous)
+    if block.startswith(b"--- ", start):
+        following = block.find(b"\n", start) + 1
+        return following > 0 and block.startswith(b"+++ ", following)
+    return False
+
+
+def _parse_header(block: bytes, start: int) -> CommitHeader:
+    end = block.find(b"\n", start)
+    fields = block[start + 1 : end].decode("ascii").split()
+    return CommitHeader(sha=fields[0], time=int(fields[1]), parents=tuple(fields[2:]))
+
+
+def _path(header: bytes, *, old: bool = False) -> str | None:
+    """Return the post-image (or with `old`, pre-image) path of a section.
+
+    The name comes from the `+++ b/PATH` (`--- a/PATH`) line, or from the `diff` line
+    for sections without one (binary files, mode changes).
+    """
+    prefix = b"--- " if old else b"+++ "
+    for line in header.split(b"\n"):
+        if line.startswith(prefix):
+            target = line[4:]
+            if target == b"/dev/null":
+                return None
+            return _unquote(target)[2:]
+    first = header.split(b"\n", 1)[0]
+    if first.startswith(b"diff --cc "):
+        return _unquote(first[10:])
+    if first.startswith(b"diff --git "):
+        names = first[11:]
+        if names.startswith(b'"'):
+            quoted_end = _quoted_end(names)
+            rest = names[quoted_end + 1 :].lstrip()
+            return _unquote(rest)[2:]
+        # Without renames both names are the same: "a/PATH b/PATH".
+        half = (len(names) - 1) // 2
+        return _unquote(names[half + 1 :])[2:]
+    return None
+
+
+def _post_image_blob(header: bytes) -> str | None:
+    for line in header.split(b"\n"):
+        if line.startswith(b"index "):
+            target = line[6:].split(b" ", 1)[0].split(b"..")[-1]
+            return target.decode("ascii")
+    return None
+
+
+_ADDED = re.compile(rb"^\+(.*)$", re.MULTILINE)
+_REMOVED = re.compile(rb"^-(.*)$", re.MULTILINE)
+
+
+def _added_line_numbers(body: bytes) -> list[int]:
+    """Return the post-image line number of each added line of an ordinary diff."""
+    numbers: list[int] = []
+    line_number = 0
+    for line in body.split(b"\n"):
+        if line.startswith(b"@@"):
+            match = _HUNK.match(line)
+            if match is not None:
+                line_number = int(match.group(2))
+        elif line.startswith(b"+"):
+            numbers.append(line_number)
+            line_number += 1
+    return numbers
+
+
+def _merge_added_lines(body: bytes) -> tuple[list[bytes], list[int]]:
+    """Return the lines of a combined diff that are in no parent, with their line numbers.
+
+    A line is in no parent when every parent column is `+`. Lines that come from one
+    of the parents were scanned in that parent's own commit.
+    """
+    added: list[bytes] = []
+    numbers: list[int] = []
+    columns = 1
+    all_added = b"+"
+    line_number = 0
+    for line in body.split(b"\n"):
+        if line.startswith(b"@@"):
+            match = _HUNK.match(line)
+            if match is not None:
+                columns = len(match.group(1)) - 1
+                all_added = b"+" * columns
+                line_number = int(match.group(2))
+            continue
+        prefix = line[:columns]
+        if prefix == all_added:
+            added.append(line[columns:])
+            numbers.append(line_number)
+            line_number += 1
+        elif b"-" not in prefix and line and not line.startswith(b"\\"):
+            line_number += 1
+    return added, numbers
+
+
+_ESCAPES = {
+    ord("a"): 7,
+    ord("b"): 8,
+    ord("t"): 9,
+    ord("n"): 10,
+    ord("v"): 11,
+    ord("f"): 12,
+    ord("r"): 13,
+    ord('"'): 34,
+    ord("\\"): 92,
+}
+
+
+def _quoted_end(text: bytes) -> int:
+    index = 1
+    while index < len(text):
+        if text[index] == ord("\\"):
+            index += 2
+            continue
+        if text[index] == ord('"'):
+            return index
+        index += 1
+    return len(text) - 1
+
+
+def _unquote(name: bytes) -> str:
+    """Undo git's C-style quoting of a path (used for tabs, newlines, quotes, backslashes)."""
+    name = name.rstrip(b"\t")
+    if not (name.startswith(b'"') and name.endswith(b'"')):
+        return name.decode("utf-8", "surrogateescape")
+    out = bytearray()
+    index = 1
+    while index < len(name) - 1:
+        byte = name[index]
+        if byte == ord("\\") and index + 1 < len(name) - 1:
+            following = name[index + 1]
+            if following in _ESCAPES:
+                out.append(_ESCAPES[following])
+                index += 2
+                continue
+            if ord("0") <= following <= ord("7"):
+                out.append(int(name[index + 1 : index + 4], 8))
+                index += 4
+                continue
+        out.append(byte)
+        index += 1
+    return out.decode("utf-8", "surrogateescape")
