@@ -388,3 +388,27 @@ def test_baseline_accepts_history_findings(
     assert code == 0
     assert document["findings"] == []
     assert document["baselined"] == 1
+
+
+def test_allow_comment_only_on_neighbouring_line(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [f"line {n}" for n in range(1, 41)]
+    repo.write("app.py", "\n".join(lines) + "\n")
+    repo.commit("start")
+    allowed, reported = github_token(), github_token()
+    lines[4] = "# keyless: allow[github-token] fixture"
+    lines[5] = f"ALLOWED = '{allowed}'"
+    # The last added line of the first hunk; the next added line is 23 lines further.
+    lines[6] = "# keyless: allow[github-token] another fixture"
+    lines[29] = f"REPORTED = '{reported}'"
+    repo.write("app.py", "\n".join(lines) + "\n")
+    changed = repo.commit("two hunks")
+
+    code, document, _ = scan(repo, capsys, monkeypatch)
+
+    assert code == 1
+    finding = only_finding(document)
+    assert finding["first_seen"]["sha"] == changed
+    assert finding["line"] == 30
+    assert document["suppressed"] == 1

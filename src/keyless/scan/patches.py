@@ -174,12 +174,15 @@ class PatchScanner:
         self._scan_added(path, section[header_end + 1 :], commit)
 
     def _scan_added(self, path: str, body: bytes, commit: CommitHeader) -> None:
-        merge = body.startswith(b"@@@")
-        if merge:
-            added, line_numbers = _merge_added_lines(body)
+        # Hunks are joined with an empty line, so that a line and the line above it in
+        # the scanned text are neighbours in the file too (inline allow comments and
+        # multi-line detectors look at neighbours).
+        line_numbers: list[int] | None = None
+        if body.startswith(b"@@@"):
+            hunks, line_numbers = _added_hunks(body)
         else:
-            added, line_numbers = _ADDED.findall(body), None
-        data = b"\n".join(added)
+            hunks = [lines for lines in map(_ADDED.findall, body.split(b"\n@@")) if lines]
+        data = b"\n\n".join(b"\n".join(lines) for lines in hunks)
         if len(data) > self.max_size:
             self.skipped.add("too-large", path)
             return
@@ -192,7 +195,7 @@ class PatchScanner:
         if not scanned.findings:
             return
         if line_numbers is None:
-            line_numbers = _added_line_numbers(body)
+            line_numbers = _added_hunks(body)[1]
         for finding in scanned.findings:
             location = finding.location
             line = line_numbers[location.line - 1]
@@ -289,29 +292,17 @@ _ADDED = re.compile(rb"^\+(.*)$", re.MULTILINE)
 _REMOVED = re.compile(rb"^-(.*)$", re.MULTILINE)
 
 
-def _added_line_numbers(body: bytes) -> list[int]:
-    """Return the post-image line number of each added line of an ordinary diff."""
-    numbers: list[int] = []
-    line_number = 0
-    for line in body.split(b"\n"):
-        if line.startswith(b"@@"):
-            match = _HUNK.match(line)
-            if match is not None:
-                line_number = int(match.group(2))
-        elif line.startswith(b"+"):
-            numbers.append(line_number)
-            line_number += 1
-    return numbers
+def _added_hunks(body: bytes) -> tuple[list[list[bytes]], list[int]]:
+    """Return the added lines of each hunk that has some, and their post-image line numbers.
 
-
-def _merge_added_lines(body: bytes) -> tuple[list[bytes], list[int]]:
-    """Return the lines of a combined diff that are in no parent, with their line numbers.
-
-    A line is in no parent when every parent column is `+`. Lines that come from one
-    of the parents were scanned in that parent's own commit.
+    The numbers follow the scanned text, where hunks are joined by an empty line:
+    that separator gets the number 0. In a combined diff of a merge, a line is added
+    only when every parent column is `+`: lines that come from one of the parents
+    were scanned in that parent's own commit.
     """
-    added: list[bytes] = []
+    hunks: list[list[bytes]] = []
     numbers: list[int] = []
+    current: list[bytes] = []
     columns = 1
     all_added = b"+"
     line_number = 0
@@ -319,18 +310,25 @@ def _merge_added_lines(body: bytes) -> tuple[list[bytes], list[int]]:
         if line.startswith(b"@@"):
             match = _HUNK.match(line)
             if match is not None:
+                if current:
+                    hunks.append(current)
+                    current = []
                 columns = len(match.group(1)) - 1
                 all_added = b"+" * columns
                 line_number = int(match.group(2))
             continue
         prefix = line[:columns]
         if prefix == all_added:
-            added.append(line[columns:])
+            if not current and hunks:
+                numbers.append(0)
+            current.append(line[columns:])
             numbers.append(line_number)
             line_number += 1
         elif b"-" not in prefix and line and not line.startswith(b"\\"):
             line_number += 1
-    return added, numbers
+    if current:
+        hunks.append(current)
+    return hunks, numbers
 
 
 _ESCAPES = {
