@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import string
 import subprocess
 import sys
@@ -221,7 +222,14 @@ def _tree_rss(root_pid: int) -> int:
 def measure(argv: list[str], cwd: Path, timeout: float) -> tuple[float, int, float, float]:
     """Run argv; return (seconds, exit code, max RSS of one process MB, tree peak MB)."""
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # A session of its own, so a timeout can stop the tool's worker processes too.
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     peak = 0
     stop = threading.Event()
 
@@ -233,7 +241,7 @@ def measure(argv: list[str], cwd: Path, timeout: float) -> tuple[float, int, flo
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    timer = threading.Timer(timeout, proc.kill)
+    timer = threading.Timer(timeout, os.killpg, (proc.pid, signal.SIGKILL))
     timer.start()
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started

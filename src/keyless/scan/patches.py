@@ -174,15 +174,16 @@ class PatchScanner:
         self._scan_added(path, section[header_end + 1 :], commit)
 
     def _scan_added(self, path: str, body: bytes, commit: CommitHeader) -> None:
-        # Hunks are joined with an empty line, so that a line and the line above it in
-        # the scanned text are neighbours in the file too (inline allow comments and
-        # multi-line detectors look at neighbours).
+        # The scanned text has an empty line for each hunk header and then the hunk's
+        # added lines, so that a line and the line above it in the text are
+        # neighbours in the file too (inline allow comments and multi-line detectors
+        # look at neighbours).
         line_numbers: list[int] | None = None
         if body.startswith(b"@@@"):
-            hunks, line_numbers = _added_hunks(body)
+            lines, line_numbers = _added_lines(body)
+            data = b"\n".join(lines)
         else:
-            hunks = [lines for lines in map(_ADDED.findall, body.split(b"\n@@")) if lines]
-        data = b"\n\n".join(b"\n".join(lines) for lines in hunks)
+            data = _ADDED_ONLY.sub(b"", body)
         if len(data) > self.max_size:
             self.skipped.add("too-large", path)
             return
@@ -195,7 +196,7 @@ class PatchScanner:
         if not scanned.findings:
             return
         if line_numbers is None:
-            line_numbers = _added_hunks(body)[1]
+            line_numbers = _added_lines(body)[1]
         for finding in scanned.findings:
             location = finding.location
             line = line_numbers[location.line - 1]
@@ -288,21 +289,23 @@ def _post_image_blob(header: bytes) -> str | None:
     return None
 
 
-_ADDED = re.compile(rb"^\+(.*)$", re.MULTILINE)
+# Applied to the hunks of an ordinary diff, this gives the text `_added_lines` builds:
+# removed lines and "\ No newline" notes go, headers become empty lines, and added
+# lines lose their `+`.
+_ADDED_ONLY = re.compile(rb"^(?:[-\\].*\n?|@@.*|\+)", re.MULTILINE)
 _REMOVED = re.compile(rb"^-(.*)$", re.MULTILINE)
 
 
-def _added_hunks(body: bytes) -> tuple[list[list[bytes]], list[int]]:
-    """Return the added lines of each hunk that has some, and their post-image line numbers.
+def _added_lines(body: bytes) -> tuple[list[bytes], list[int]]:
+    """Return the scanned lines of a section's hunks and their post-image line numbers.
 
-    The numbers follow the scanned text, where hunks are joined by an empty line:
-    that separator gets the number 0. In a combined diff of a merge, a line is added
-    only when every parent column is `+`: lines that come from one of the parents
-    were scanned in that parent's own commit.
+    Each hunk header becomes an empty line numbered 0, followed by the hunk's added
+    lines. In a combined diff of a merge, a line is added only when every parent
+    column is `+`: lines that come from one of the parents were scanned in that
+    parent's own commit.
     """
-    hunks: list[list[bytes]] = []
+    lines: list[bytes] = []
     numbers: list[int] = []
-    current: list[bytes] = []
     columns = 1
     all_added = b"+"
     line_number = 0
@@ -310,25 +313,20 @@ def _added_hunks(body: bytes) -> tuple[list[list[bytes]], list[int]]:
         if line.startswith(b"@@"):
             match = _HUNK.match(line)
             if match is not None:
-                if current:
-                    hunks.append(current)
-                    current = []
                 columns = len(match.group(1)) - 1
                 all_added = b"+" * columns
                 line_number = int(match.group(2))
+            lines.append(b"")
+            numbers.append(0)
             continue
         prefix = line[:columns]
         if prefix == all_added:
-            if not current and hunks:
-                numbers.append(0)
-            current.append(line[columns:])
+            lines.append(line[columns:])
             numbers.append(line_number)
             line_number += 1
         elif b"-" not in prefix and line and not line.startswith(b"\\"):
             line_number += 1
-    if current:
-        hunks.append(current)
-    return hunks, numbers
+    return lines, numbers
 
 
 _ESCAPES = {
