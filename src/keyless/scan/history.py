@@ -269,6 +269,8 @@ def diff_tree_args(max_size: int) -> list[str]:
         "core.deltaBaseCacheLimit=32m",
         "diff-tree",
         "--stdin",
+        # Print every commit's header, even with no diff, so progress counts them all.
+        "--always",
         "-p",
         "-U0",
         "--no-renames",
