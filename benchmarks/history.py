@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -56,7 +56,8 @@ class Run:
     recall: float | None = None
     found: int | None = None
     planted: int | None = None
-    note: str = ""
+    timed_out: bool = False
+    samples: list[float] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- generated repository
@@ -306,38 +307,59 @@ def ensure_peers() -> None:
 
 
 def bench_repo(
-    name: str, repo: Path, planted: list[str] | None, timeout: float, only: list[str]
+    name: str,
+    repo: Path,
+    planted: list[str] | None,
+    timeout: float,
+    only: list[str],
+    repeat: int,
 ) -> list[Run]:
-    """Time every tool on one repository."""
+    """Time every tool on one repository: `repeat` interleaved rounds, median per tool.
+
+    A tool that runs into the timeout is not run again.
+    """
     out = WORK / "reports" / name
     out.mkdir(parents=True, exist_ok=True)
     keyless = [sys.executable, "-m", "keyless"]
-    runs = []
-    for tool, (argv, report) in tools(keyless, out).items():
-        if only and not any(o in tool for o in only):
-            continue
-        if report is not None and report.exists():
-            report.unlink()
-        seconds, code, rss, tree = measure(argv, repo, timeout)
-        run = Run(name, tool, round(seconds, 2), code, round(rss, 1), round(tree, 1))
-        if seconds >= timeout:
-            run.note = f"killed after {timeout:.0f} s"
-        if planted is not None and report is not None:
-            text = report.read_text(errors="replace") if report.exists() else ""
-            run.found = sum(1 for path in planted if path in text)
-            run.planted = len(planted)
-            run.recall = round(run.found / len(planted), 3)
-        print(json.dumps(asdict(run)), file=sys.stderr, flush=True)
-        runs.append(run)
-    return runs
+    commands = {
+        tool: spec
+        for tool, spec in tools(keyless, out).items()
+        if not only or any(o in tool for o in only)
+    }
+    rounds: dict[str, list[Run]] = {tool: [] for tool in commands}
+    for _ in range(repeat):
+        for tool, (argv, report) in commands.items():
+            if any(r.timed_out for r in rounds[tool]):
+                continue
+            if report is not None and report.exists():
+                report.unlink()
+            seconds, code, rss, tree = measure(argv, repo, timeout)
+            run = Run(name, tool, round(seconds, 2), code, round(rss, 1), round(tree, 1))
+            run.timed_out = seconds >= timeout
+            if planted is not None and report is not None:
+                text = report.read_text(errors="replace") if report.exists() else ""
+                run.found = sum(1 for path in planted if path in text)
+                run.planted = len(planted)
+                run.recall = round(run.found / len(planted), 3)
+            print(json.dumps(asdict(run)), file=sys.stderr, flush=True)
+            rounds[tool].append(run)
+    medians = []
+    for runs in rounds.values():
+        ordered = sorted(runs, key=lambda r: r.seconds)
+        median = ordered[(len(ordered) - 1) // 2]
+        median.max_rss_mb = max(r.max_rss_mb for r in runs)
+        median.tree_peak_mb = max(r.tree_peak_mb for r in runs)
+        median.samples = [r.seconds for r in runs]
+        medians.append(median)
+    return medians
 
 
 def table(runs: list[Run]) -> str:
     """Render the runs as a Markdown table with ratios to the floor and fastest peer."""
     lines = [
-        "| repository | tool | wall s | x floor | x fastest peer | max RSS MB (one process) "
-        "| tree peak MB | recall |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| repository | tool | wall s (median) | runs, s | x floor | x fastest peer "
+        "| max RSS MB (one process) | tree peak MB | recall |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for repo in dict.fromkeys(r.repo for r in runs):
         group = [r for r in runs if r.repo == repo]
@@ -345,16 +367,18 @@ def table(runs: list[Run]) -> str:
         peers = [
             r.seconds
             for r in group
-            if not r.tool.startswith(("floor", "keyless")) and not r.note and r.exit_code >= 0
+            if not r.tool.startswith(("floor", "keyless")) and not r.timed_out
         ]
         fastest = min(peers) if peers else None
         for r in group:
             ratio_floor = f"{r.seconds / floor:.2f}" if floor else "-"
             ratio_peer = f"{r.seconds / fastest:.2f}" if fastest else "-"
             recall = "-" if r.recall is None else f"{r.found}/{r.planted} ({r.recall:.0%})"
-            note = f" ({r.note})" if r.note else ""
+            note = " (killed at the timeout)" if r.timed_out else ""
+            samples = ", ".join(f"{x:.2f}" for x in r.samples)
             lines.append(
-                f"| {repo} | {r.tool}{note} | {r.seconds:.2f} | {ratio_floor} | {ratio_peer} "
+                f"| {repo} | {r.tool}{note} | {r.seconds:.2f} | {samples} | {ratio_floor} "
+                f"| {ratio_peer} "
                 f"| {r.max_rss_mb:.0f} | {r.tree_peak_mb:.0f} | {recall} |"
             )
     return "\n".join(lines)
@@ -366,6 +390,7 @@ def main() -> int:
     parser.add_argument("--real", type=Path, help="a local git directory to clone and scan")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per tool run")
     parser.add_argument("--only", action="append", default=[], help="run tools matching this")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds per repo")
     parser.add_argument("--skip-generated", action="store_true")
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
@@ -380,7 +405,12 @@ def main() -> int:
             manifest.write_text(json.dumps(generate(generated, args.commits)))
         planted = json.loads(manifest.read_text())
         runs += bench_repo(
-            f"generated ({args.commits} commits)", generated, planted, args.timeout, args.only
+            f"generated ({args.commits} commits)",
+            generated,
+            planted,
+            args.timeout,
+            args.only,
+            args.repeat,
         )
     if args.real is not None:
         real = WORK / "real.git"
@@ -397,7 +427,12 @@ def main() -> int:
             check=True,
         ).stdout.strip()
         runs += bench_repo(
-            f"{args.real.parent.name} ({count} commits)", real, None, args.timeout, args.only
+            f"{args.real.parent.name} ({count} commits)",
+            real,
+            None,
+            args.timeout,
+            args.only,
+            args.repeat,
         )
     (WORK / "history.json").write_text(json.dumps([asdict(r) for r in runs], indent=2))
     print(table(runs))

@@ -22,7 +22,6 @@ import os
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +31,7 @@ from keyless import git
 from keyless.errors import UsageError
 from keyless.findings import Commit, Finding, History
 from keyless.scan.engine import Engine
+from keyless.scan.history_workers import reregister, run_ranges
 from keyless.scan.patches import (
     COMMIT_MARK,
     PatchScanner,
@@ -49,6 +49,9 @@ _MIN_COMMITS_PER_PROCESS = 1000
 _MAX_PROCESSES = 4
 _NULL_SHA = "0" * 40
 _SECONDS_PER_DAY = 86400.0
+
+# What scanning one range of commits gives: the stream's results and its skip counts.
+RangeResult = tuple[StreamResult, Skipped]
 
 
 @dataclass(frozen=True)
@@ -212,16 +215,18 @@ def scan_history(
             with lock:
                 progress(n)
 
-    def run_range(shas: list[str]) -> tuple[StreamResult, Skipped]:
+    def run_range(shas: list[str], on_commits: Callable[[int], None]) -> RangeResult:
         range_skipped = Skipped()
         scanner = PatchScanner(
-            engine, range_skipped, max_size=max_size, exclude=exclude, on_commits=count
+            engine, range_skipped, max_size=max_size, exclude=exclude, on_commits=on_commits
         )
         _stream(root, shas, max_size, scanner)
         return scanner.result, range_skipped
 
-    with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
-        results = list(pool.map(run_range, ranges))
+    results: list[RangeResult] = run_ranges(ranges, run_range, count)
+    for result, _ in results:
+        for sighting in result.sightings:
+            sighting.finding.secret = reregister(sighting.finding.secret)
 
     sightings: list[Sighting] = []
     binary_blobs: list[tuple[str, str]] = []
