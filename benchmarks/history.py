@@ -50,6 +50,7 @@ class Run:
     repo: str
     tool: str
     seconds: float
+    cpu_seconds: float
     exit_code: int
     max_rss_mb: float
     tree_peak_mb: float
@@ -220,8 +221,12 @@ def _tree_rss(root_pid: int) -> int:
     return total
 
 
-def measure(argv: list[str], cwd: Path, timeout: float) -> tuple[float, int, float, float]:
-    """Run argv; return (seconds, exit code, max RSS of one process MB, tree peak MB)."""
+def measure(argv: list[str], cwd: Path, timeout: float) -> tuple[float, float, int, float, float]:
+    """Run argv; return wall and CPU seconds, exit code, max RSS of one process and tree peak.
+
+    CPU time (user + system, the tool and the child processes it waited for) changes
+    less than wall time when other jobs load the machine.
+    """
     started = time.perf_counter()
     # A session of its own, so a timeout can stop the tool's worker processes too.
     proc = subprocess.Popen(
@@ -250,7 +255,8 @@ def measure(argv: list[str], cwd: Path, timeout: float) -> tuple[float, int, flo
     stop.set()
     sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return seconds, proc.returncode, usage.ru_maxrss / 1024, peak / 2**20
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, cpu, proc.returncode, usage.ru_maxrss / 1024, peak / 2**20
 
 
 def tools(keyless: list[str], out: Path) -> dict[str, tuple[list[str], Path | None]]:
@@ -333,8 +339,10 @@ def bench_repo(
                 continue
             if report is not None and report.exists():
                 report.unlink()
-            seconds, code, rss, tree = measure(argv, repo, timeout)
-            run = Run(name, tool, round(seconds, 2), code, round(rss, 1), round(tree, 1))
+            seconds, cpu, code, rss, tree = measure(argv, repo, timeout)
+            run = Run(
+                name, tool, round(seconds, 2), round(cpu, 2), code, round(rss, 1), round(tree, 1)
+            )
             run.timed_out = seconds >= timeout
             if planted is not None and report is not None:
                 text = report.read_text(errors="replace") if report.exists() else ""
@@ -350,6 +358,7 @@ def bench_repo(
         median.max_rss_mb = max(r.max_rss_mb for r in runs)
         median.tree_peak_mb = max(r.tree_peak_mb for r in runs)
         median.samples = [r.seconds for r in runs]
+        median.cpu_seconds = sorted(r.cpu_seconds for r in runs)[(len(runs) - 1) // 2]
         medians.append(median)
     return medians
 
@@ -358,27 +367,29 @@ def table(runs: list[Run]) -> str:
     """Render the runs as a Markdown table with ratios to the floor and fastest peer."""
     lines = [
         "| repository | tool | wall s (median) | runs, s | x floor | x fastest peer "
+        "| CPU s (median) | CPU x floor | CPU x least peer "
         "| max RSS MB (one process) | tree peak MB | recall |",
-        "|---|---|---:|---|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for repo in dict.fromkeys(r.repo for r in runs):
         group = [r for r in runs if r.repo == repo]
-        floor = next((r.seconds for r in group if r.tool.startswith("floor")), None)
+        floor = next((r for r in group if r.tool.startswith("floor")), None)
         peers = [
-            r.seconds
-            for r in group
-            if not r.tool.startswith(("floor", "keyless")) and not r.timed_out
+            r for r in group if not r.tool.startswith(("floor", "keyless")) and not r.timed_out
         ]
-        fastest = min(peers) if peers else None
+        fastest = min((r.seconds for r in peers), default=None)
+        least_cpu = min((r.cpu_seconds for r in peers), default=None)
         for r in group:
-            ratio_floor = f"{r.seconds / floor:.2f}" if floor else "-"
+            ratio_floor = f"{r.seconds / floor.seconds:.2f}" if floor else "-"
             ratio_peer = f"{r.seconds / fastest:.2f}" if fastest else "-"
+            cpu_floor = f"{r.cpu_seconds / floor.cpu_seconds:.2f}" if floor else "-"
+            cpu_peer = f"{r.cpu_seconds / least_cpu:.2f}" if least_cpu else "-"
             recall = "-" if r.recall is None else f"{r.found}/{r.planted} ({r.recall:.0%})"
             note = " (killed at the timeout)" if r.timed_out else ""
             samples = ", ".join(f"{x:.2f}" for x in r.samples)
             lines.append(
                 f"| {repo} | {r.tool}{note} | {r.seconds:.2f} | {samples} | {ratio_floor} "
-                f"| {ratio_peer} "
+                f"| {ratio_peer} | {r.cpu_seconds:.2f} | {cpu_floor} | {cpu_peer} "
                 f"| {r.max_rss_mb:.0f} | {r.tree_peak_mb:.0f} | {recall} |"
             )
     return "\n".join(lines)

@@ -3,7 +3,7 @@
 Commits are listed with `git log`, split into contiguous ranges, and each range is
 streamed by its own `git diff-tree --stdin -p -U0` process, so git's work spreads
 over the machine's cores while keyless scans the streams. The options given to git
-make the stream complete whatever the repository's own settings say:
+make the stream complete whatever the repository's own settings are:
 
 - `--no-renames`: a renamed or copied file shows its whole content as added, so the
   secret is seen under its new path too (with rename detection, which a repository
@@ -50,13 +50,13 @@ _MAX_PROCESSES = 4
 _NULL_SHA = "0" * 40
 _SECONDS_PER_DAY = 86400.0
 
-# What scanning one range of commits gives: the stream's results and its skip counts.
+# The result of scanning one range of commits: the stream's results and skip counts.
 RangeResult = tuple[StreamResult, Skipped]
 
 
 @dataclass(frozen=True)
 class Selection:
-    """Which commits to scan (`git log` revision arguments) and the tip they end at."""
+    """The commits to scan, as `git log` revision arguments, and the tip they end at."""
 
     revisions: tuple[str, ...]
     tip: str | None
@@ -223,6 +223,8 @@ def scan_history(
         _stream(root, shas, max_size, scanner)
         return scanner.result, range_skipped
 
+    if len(ranges) > 1:
+        _load_detectors(engine)
     results: list[RangeResult] = run_ranges(ranges, run_range, count)
     for result, _ in results:
         for sighting in result.sightings:
@@ -253,6 +255,13 @@ def scan_history(
         root, engine, sightings, selection, order, times, started, max_size
     )
     return outcome
+
+
+def _load_detectors(engine: Engine) -> None:
+    """Run each detector once on empty text, so lazy imports happen before workers fork."""
+    for detector in engine.prefilter.detectors:
+        for _ in detector.find("", 0, 0):
+            pass
 
 
 def _split(commits: list[tuple[str, int]], processes: int | None) -> list[list[str]]:
@@ -393,16 +402,17 @@ def _aggregate(
         return []
     tip = selection.tip
     at_tip = _present_at_tip(root, engine, secrets, tip)
-    gone = {key: entry for key, entry in secrets.items() if key not in at_tip}
-    if gone:
-        removals = _removals(root, engine, selection, gone, max_size)
-        for key, entry in gone.items():
+    removed = {key: entry for key, entry in secrets.items() if key not in at_tip}
+    if removed:
+        removals = _removals(root, engine, selection, removed, max_size)
+        for key, entry in removed.items():
             entry.removals = removals.get(key, [])
     last_shas: dict[tuple[str, str], str] = {}
     for key, entry in secrets.items():
         last_shas[key] = _last_seen(entry, key in at_tip, tip, times)
-    wanted = {s.commit.sha for e in secrets.values() for s in e.sightings} | set(last_shas.values())
-    commits = _commit_details(root, sorted(wanted))
+    commit_shas = {s.commit.sha for e in secrets.values() for s in e.sightings}
+    commit_shas |= set(last_shas.values())
+    commits = _commit_details(root, sorted(commit_shas))
     findings = []
     for key, entry in secrets.items():
         first = min(entry.sightings, key=lambda s: (s.commit.time, -order.get(s.commit.sha, 0)))

@@ -1,10 +1,10 @@
 """Run one history range per forked worker process, so scanning uses every core.
 
-Each worker runs its own git process and scans its output; the detectors are Python
-code that holds the GIL, so threads would scan one stream at a time. Workers are
-forked, so they inherit the engine without pickling it, and they send back their
-results (findings hold `Secret` values) over a pipe to this process only. Where
-fork is unavailable (Windows), the ranges run in threads.
+Each worker runs its own git process and scans its output. The detectors are Python
+code that holds the GIL, so threads would scan one stream at a time. Forked workers
+inherit the engine without pickling it, and send their results (findings contain
+`Secret` values) back to this process over a pipe. Where fork is unavailable
+(Windows), the ranges run in threads.
 """
 
 from __future__ import annotations
