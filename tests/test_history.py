@@ -452,3 +452,23 @@ def test_worker_processes_match_one_process(repo: GitRepo) -> None:
     single = summary(1)
     assert len(single) == 6
     assert summary(3) == single
+
+
+def test_gitattributes_cannot_hide_text(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = github_token()
+    repo.write(".gitattributes", "*.env -diff\n")
+    repo.write("app.env", f"# settings\nTOKEN={token}\n")
+    repo.write("logo.png", b"\x89PNG\0" + b"\0" * 32)
+    added = repo.commit("hide env files from diffs")
+
+    code, document, _ = scan(repo, capsys, monkeypatch)
+
+    assert code == 1
+    finding = only_finding(document)
+    assert finding["first_seen"]["sha"] == added
+    assert finding["path"] == "app.env"
+    assert finding["line"] == 2
+    assert finding["present_at_tip"] is True
+    assert document["skipped"] == {"binary": 1}

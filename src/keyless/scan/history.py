@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +34,7 @@ from keyless.scan.engine import Engine
 from keyless.scan.history_workers import reregister, run_ranges
 from keyless.scan.patches import (
     COMMIT_MARK,
+    CommitHeader,
     PatchScanner,
     Removal,
     Sighting,
@@ -49,6 +50,8 @@ _MIN_COMMITS_PER_PROCESS = 1000
 _MAX_PROCESSES = 4
 _NULL_SHA = "0" * 40
 _SECONDS_PER_DAY = 86400.0
+# Bytes of blob content read per `git cat-file --batch` call for binary sections.
+_BLOB_BATCH_BYTES = 32 << 20
 
 # The result of scanning one range of commits: the stream's results and skip counts.
 RangeResult = tuple[StreamResult, Skipped]
@@ -231,7 +234,7 @@ def scan_history(
             sighting.finding.secret = reregister(sighting.finding.secret)
 
     sightings: list[Sighting] = []
-    binary_blobs: list[tuple[str, str]] = []
+    binary_blobs: list[tuple[str, str, CommitHeader]] = []
     submodules: set[str] = set()
     for result, range_skipped in results:
         sightings.extend(result.sightings)
@@ -241,7 +244,7 @@ def scan_history(
         for reason, number in range_skipped.counts.items():
             skipped.counts[reason] += number
             skipped.examples.setdefault(reason, []).extend(range_skipped.examples[reason][:5])
-    _count_binary(root, binary_blobs, max_size, skipped)
+    sightings.extend(_scan_binary_sections(root, engine, binary_blobs, max_size, skipped))
     if submodules:
         outcome.notes.append(
             f"{len(submodules)} submodule(s) not followed: "
@@ -362,17 +365,80 @@ def _read_blocks(stream: IO[bytes] | None, scanner: PatchScanner) -> None:
         scanner.feed(pending if pending.endswith(b"\n") else pending + b"\n")
 
 
-def _count_binary(
-    root: Path, blobs: list[tuple[str, str]], max_size: int, skipped: Skipped
-) -> None:
-    """Count binary sections as `binary` or, when the blob is over the limit, `too-large`."""
-    if not blobs:
-        return
-    request = "".join(f"{blob}\n" for blob, _ in blobs).encode()
-    out = git.run(["cat-file", "--batch-check=%(objectsize)"], root, input=request)
-    for (_, path), line in zip(blobs, out.decode().splitlines(), strict=False):
-        size = int(line) if line.isdigit() else 0
-        skipped.add("too-large" if size > max_size else "binary", path)
+def _scan_binary_sections(
+    root: Path,
+    engine: Engine,
+    sections: list[tuple[str, str, CommitHeader]],
+    max_size: int,
+    skipped: Skipped,
+) -> list[Sighting]:
+    """Count the sections git showed as binary, and scan those that hold text after all.
+
+    git shows a file as binary when it has a NUL byte, when it is over
+    core.bigFileThreshold (set to the size limit), or when a `.gitattributes` file
+    marks it `-diff` or `binary`. A repository could hide text from the diff that
+    way, so every blob within the size limit is read, decoded and scanned whole.
+    """
+    if not sections:
+        return []
+    by_blob: dict[str, list[tuple[str, CommitHeader]]] = {}
+    for blob, path, commit in sections:
+        by_blob.setdefault(blob, []).append((path, commit))
+    sizes = _blob_sizes(root, list(by_blob))
+    readable = []
+    for blob, uses in by_blob.items():
+        size = sizes.get(blob)
+        if size is None or size > max_size:
+            reason = "missing" if size is None else "too-large"
+            for path, _ in uses:
+                skipped.add(reason, path)
+        else:
+            readable.append(blob)
+    sightings = []
+    for blob, data in _read_blobs(root, readable, sizes):
+        decoded = decode(data)
+        for path, commit in by_blob[blob]:
+            if decoded is None:
+                skipped.add("binary", path)
+                continue
+            for finding in engine.scan(path, decoded.text).findings:
+                sightings.append(Sighting(commit, finding))
+    return sightings
+
+
+def _blob_sizes(root: Path, blobs: list[str]) -> dict[str, int]:
+    request = "".join(f"{blob}\n" for blob in blobs).encode()
+    out = git.run(["cat-file", "--batch-check=%(objectname) %(objectsize)"], root, input=request)
+    sizes = {}
+    for line in out.decode().splitlines():
+        name, _, size = line.partition(" ")
+        if size.isdigit():
+            sizes[name] = int(size)
+    return sizes
+
+
+def _read_blobs(root: Path, blobs: list[str], sizes: dict[str, int]) -> Iterator[tuple[str, bytes]]:
+    """Yield (blob id, content), reading at most about _BLOB_BATCH_BYTES per git call."""
+    batch: list[str] = []
+    total = 0
+    for blob in [*blobs, None]:
+        if blob is not None:
+            batch.append(blob)
+            total += sizes[blob]
+            if total < _BLOB_BATCH_BYTES:
+                continue
+        if not batch:
+            break
+        request = "".join(f"{name}\n" for name in batch).encode()
+        out = git.run(["cat-file", "--batch"], root, input=request)
+        position = 0
+        for name in batch:
+            header_end = out.index(b"\n", position)
+            size = int(out[position:header_end].split()[2])
+            position = header_end + 1
+            yield name, out[position : position + size]
+            position += size + 1
+        batch, total = [], 0
 
 
 @dataclass

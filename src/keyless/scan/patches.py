@@ -62,10 +62,9 @@ class StreamResult:
     removals: dict[tuple[str, str], list[Removal]] = field(default_factory=dict)
     suppressed: int = 0
     commits: int = 0
-    # Blob ids of sections git showed as binary, with their paths: the caller tells
-    # binary files from oversize ones (git treats blobs over core.bigFileThreshold as
-    # binary) by asking for their sizes.
-    binary_blobs: list[tuple[str, str]] = field(default_factory=list)
+    # Blob id, path and commit of each section git showed as binary: the caller reads
+    # those blobs, to tell binary, oversize and text files apart.
+    binary_blobs: list[tuple[str, str, CommitHeader]] = field(default_factory=list)
     submodules: set[str] = field(default_factory=set)
 
 
@@ -164,7 +163,7 @@ class PatchScanner:
         if b"\nBinary files " in header or header.startswith(b"Binary files "):
             blob = _post_image_blob(header)
             if blob is not None:
-                self.result.binary_blobs.append((blob, path))
+                self.result.binary_blobs.append((blob, path, commit))
             return
         if header_end < 0:
             return
