@@ -12,6 +12,7 @@ import pytest
 from keyless.cli import main
 from tests.conftest import GitRepo
 from tests.fakes import aws_key_id, github_token
+from tests.scan.support import validate
 
 
 def scan(
@@ -26,6 +27,8 @@ def scan(
     code = main(["scan", "--history", "--format", "json", *args])
     captured = capsys.readouterr()
     document = json.loads(captured.out) if captured.out.strip() else {}
+    if document:
+        validate(document)
     return code, document, captured.err
 
 
@@ -338,7 +341,7 @@ def test_rotate_section_ordered_by_exposure(
     assert "aws-access-key-id" in lines[1]
     assert "(2021-01-01) at old.env:1, still present at the tip" in lines[1]
     assert "github-token" in lines[2]
-    assert "2 secrets in 2 commits scanned" in out
+    assert "2 secrets (2 high) in 2 commits scanned." in out
 
 
 def test_authors_in_json_not_in_logs(

@@ -56,6 +56,7 @@ def run_history(args: argparse.Namespace) -> int:
             max_size=setup.max_file_size,
             exclude=setup.exclude,
             progress=progress.advance,
+            processes=history.default_processes(len(commits), getattr(args, "jobs", None)),
             commits=commits,
         )
     finally:

@@ -267,12 +267,21 @@ def _load_detectors(engine: Engine) -> None:
             pass
 
 
-def _split(commits: list[tuple[str, int]], processes: int | None) -> list[list[str]]:
+def default_processes(commits: int, limit: int | None = None) -> int:
+    """Return how many ranges to scan in parallel: one per CPU, capped by `limit`.
+
+    Each range has at least _MIN_COMMITS_PER_PROCESS commits, and there are at most
+    _MAX_PROCESSES of them.
+    """
     # NOTE: each range costs a git process and a worker (on pytest's history about
     # 90 MB and 40 MB resident), so the process tree's peak grows with the ranges.
+    processes = min(os.cpu_count() or 1, _MAX_PROCESSES, limit or _MAX_PROCESSES)
+    return max(1, min(processes, commits // _MIN_COMMITS_PER_PROCESS))
+
+
+def _split(commits: list[tuple[str, int]], processes: int | None) -> list[list[str]]:
     if processes is None:
-        processes = min(os.cpu_count() or 1, _MAX_PROCESSES)
-        processes = max(1, min(processes, len(commits) // _MIN_COMMITS_PER_PROCESS))
+        processes = default_processes(len(commits))
     size = -(-len(commits) // processes)
     return [[sha for sha, _ in commits[i : i + size]] for i in range(0, len(commits), size)]
 
