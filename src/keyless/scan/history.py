@@ -6,8 +6,8 @@ over the machine's cores while keyless scans the streams. The options given to g
 make the stream complete whatever the repository's own settings are:
 
 - `--no-renames`: a renamed or copied file shows its whole content as added, so the
-  secret is seen under its new path too (with rename detection, which a repository
-  can turn on with `diff.renames`, the new path would show no content);
+  secret is seen under its new path too. With rename detection, which a repository
+  can turn on with `diff.renames`, the new path would show no content;
 - `--cc`: merge commits show the lines that are in none of their parents, which is
   where a conflict resolution can introduce a secret;
 - `--root`: root commits, and the first commit of a shallow clone, show every file;
@@ -514,9 +514,9 @@ def _aggregate(
 def _last_seen(entry: _Secret, present: bool, tip: str | None, times: dict[str, int]) -> str:
     """Return the SHA of the last commit known to contain the secret.
 
-    That is the tip when the secret is still there; otherwise the parent of the
-    newest commit that removed it; otherwise (it was never removed in the scanned
-    commits, for example on a branch other than the tip's) the newest commit that
+    That is the tip when the secret is still there. Otherwise it is the parent of
+    the newest commit that removed it. A secret never removed in the scanned commits
+    (for example one on a branch other than the tip's) gets the newest commit that
     added it.
     """
     if present and tip is not None:

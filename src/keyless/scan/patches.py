@@ -55,7 +55,7 @@ class Removal:
 
 @dataclass
 class StreamResult:
-    """What one patch stream held: secrets added and removed, and what was skipped."""
+    """Secrets added and removed in one patch stream, and the sections not scanned."""
 
     sightings: list[Sighting] = field(default_factory=list)
     # (rule id, secret hash) -> removals
@@ -173,10 +173,9 @@ class PatchScanner:
         self._scan_added(path, section[header_end + 1 :], commit)
 
     def _scan_added(self, path: str, body: bytes, commit: CommitHeader) -> None:
-        # The scanned text has an empty line for each hunk header and then the hunk's
-        # added lines, so that a line and the line above it in the text are
-        # neighbours in the file too (inline allow comments and multi-line detectors
-        # look at neighbours).
+        # The scanned text has an empty line for each hunk header, then the hunk's
+        # added lines. So a line and the line above it in the text are neighbours in
+        # the file too, which inline allow comments and multi-line detectors rely on.
         line_numbers: list[int] | None = None
         if body.startswith(b"@@@"):
             lines, line_numbers = _added_lines(body)
