@@ -475,3 +475,21 @@ def test_gitattributes_cannot_hide_text(
     assert finding["line"] == 2
     assert finding["present_at_tip"] is True
     assert document["skipped"] == {"binary": 1}
+
+
+def test_rotate_section_escapes_paths(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = github_token()
+    repo.write("plain.env", f"GH={token}\n")
+    repo.write("evil\n::warning::injected.env", f"GH={token}\n")
+    repo.commit("add key twice")
+    monkeypatch.chdir(repo.path)
+    capsys.readouterr()
+
+    code = main(["scan", "--history"])
+    out = capsys.readouterr().out
+
+    assert code == 1
+    assert out.startswith("Rotate these 1 secret:")
+    assert not any(line.startswith("::") for line in out.splitlines())

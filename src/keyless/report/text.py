@@ -127,12 +127,14 @@ def _rotate_section(report: Report) -> list[str]:
             if history.present_at_tip
             else f"last in {history.last_seen.sha[:12]}"
         )
+        # Paths come from the repository, so they go through safe_line too.
         lines.append(
-            f"  {finding.severity.value} {finding.rule_id} {finding.preview}: "
+            f"  {finding.severity.value} {finding.rule_id} {safe_line(finding.preview)}: "
             f"exposed {history.exposure_days:g} days, first in {history.first_seen.sha[:12]} "
-            f"({history.first_seen.date[:10]}) at {loc.path}:{loc.line}, {state}"
+            f"({history.first_seen.date[:10]}) at {safe_line(loc.path)}:{loc.line}, {state}"
         )
-        if len(history.paths) > 1:
-            lines.append(f"    also at: {', '.join(p for p in history.paths if p != loc.path)}")
+        others = [safe_line(p) for p in history.paths if p != loc.path]
+        if others:
+            lines.append(f"    also at: {', '.join(others)}")
     lines.append("")
     return lines
