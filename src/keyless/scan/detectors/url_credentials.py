@@ -42,7 +42,14 @@ class UrlCredentialsDetector:
     keywords: tuple[str, ...] = field(default=("://", "%3a%2f%2f"))
 
     def find(self, text: str, start: int, end: int) -> Iterator[Match]:
-        for pattern in (_PLAIN, _ENCODED):
+        # Most lines with a URL have no user info. Every match of _PLAIN contains "@"
+        # and every match of _ENCODED contains "%40", so lines without them are skipped.
+        patterns = []
+        if text.find("@", start, end) >= 0:
+            patterns.append(_PLAIN)
+        if text.find("%40", start, end) >= 0:
+            patterns.append(_ENCODED)
+        for pattern in patterns:
             for match in pattern.finditer(text, start, end):
                 value = match.group("password")
                 decoded = unquote(value)
