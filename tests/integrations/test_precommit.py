@@ -1,0 +1,196 @@
+"""The pre-commit hooks in .pre-commit-hooks.yaml, run by the real pre-commit."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import GitRepo
+from tests.fakes import github_token
+from tests.support.snapshot import PROJECT_ROOT, Snapshot
+
+pytestmark = pytest.mark.slow
+
+
+def _hooks() -> dict[str, dict[str, object]]:
+    entries = yaml.safe_load((PROJECT_ROOT / ".pre-commit-hooks.yaml").read_text())
+    return {entry["id"]: entry for entry in entries}
+
+
+def _env(pre_commit_home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PRE_COMMIT_HOME"] = str(pre_commit_home)
+    # Colour codes would split the words the assertions look for.
+    env["PRE_COMMIT_COLOR"] = "never"
+    return env
+
+
+def _try_repo(
+    repo: GitRepo, snapshot: Snapshot, pre_commit_home: Path, hook: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pre_commit",
+            "try-repo",
+            str(snapshot.path),
+            hook,
+            "--ref",
+            snapshot.rev,
+            *extra,
+        ],
+        cwd=repo.path,
+        env=_env(pre_commit_home),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _install(repo: GitRepo, snapshot: Snapshot, pre_commit_home: Path, *hook_ids: str) -> None:
+    hooks = "".join(f"      - id: {hook_id}\n" for hook_id in hook_ids)
+    repo.write(
+        ".pre-commit-config.yaml",
+        f"repos:\n  - repo: {snapshot.path}\n    rev: {snapshot.rev}\n    hooks:\n{hooks}",
+    )
+    repo.git("add", ".pre-commit-config.yaml")
+    repo.git("commit", "-q", "--no-verify", "-m", "add pre-commit config")
+    subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"],
+        cwd=repo.path,
+        env=_env(pre_commit_home),
+        capture_output=True,
+        check=True,
+    )
+
+
+def _commit(repo: GitRepo, pre_commit_home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "commit", "-m", "change"],
+        cwd=repo.path,
+        env=_env(pre_commit_home),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_hook_ids_and_entries() -> None:
+    hooks = _hooks()
+    assert set(hooks) == {"keyless", "keyless-audit"}
+    assert hooks["keyless"]["entry"] == "keyless scan"
+    assert hooks["keyless-audit"]["entry"] == "keyless audit"
+    assert hooks["keyless-audit"]["pass_filenames"] is False
+
+
+@pytest.mark.parametrize(
+    ("path", "selected"),
+    [
+        (".github/workflows/ci.yml", True),
+        (".github/workflows/release.yaml", True),
+        ("action.yml", True),
+        ("tools/deploy/action.yaml", True),
+        (".gitlab-ci.yml", True),
+        ("ci/jobs/test.yml", True),  # a candidate for `include: local`
+        ("src/app.py", False),
+        ("README.md", False),
+        ("notes.yml.txt", False),
+    ],
+)
+def test_audit_hook_file_selection(path: str, selected: bool) -> None:
+    pattern = str(_hooks()["keyless-audit"]["files"])
+    assert bool(re.search(pattern, path)) is selected
+
+
+def test_try_repo_flags_staged_secret(
+    repo: GitRepo, snapshot: Snapshot, pre_commit_home: Path
+) -> None:
+    repo.write("clean.txt", "nothing here\n")
+    repo.commit("initial")
+    repo.write("settings.py", f'TOKEN = "{github_token()}"\n')
+    repo.git("add", "settings.py")
+    proc = _try_repo(repo, snapshot, pre_commit_home, "keyless")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "settings.py:1:" in proc.stdout
+    assert "github-token" in proc.stdout
+    assert "clean.txt" not in proc.stdout
+
+
+def test_try_repo_all_files_finds_committed_secret(
+    repo: GitRepo, snapshot: Snapshot, pre_commit_home: Path
+) -> None:
+    token = github_token()
+    repo.write("old/leak.py", f'TOKEN = "{token}"\n')
+    repo.write("clean.txt", "nothing here\n")
+    repo.commit("initial")
+    # Nothing is staged: a plain run has no files to check and passes.
+    plain = _try_repo(repo, snapshot, pre_commit_home, "keyless")
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    everything = _try_repo(repo, snapshot, pre_commit_home, "keyless", "--all-files")
+    assert everything.returncode == 1, everything.stdout + everything.stderr
+    assert "old/leak.py:1:" in everything.stdout
+    assert token not in everything.stdout + everything.stderr
+
+
+def test_commit_checks_staged_content_only(
+    repo: GitRepo, snapshot: Snapshot, pre_commit_home: Path
+) -> None:
+    """The hook checks what is staged, not the work tree, nor files left out of the commit."""
+    repo.write("README.md", "readme\n")
+    repo.commit("initial")
+    _install(repo, snapshot, pre_commit_home, "keyless")
+
+    # A secret already committed (bypassing the hook) is not part of later commits.
+    repo.write("legacy.py", f'TOKEN = "{github_token()}"\n')
+    repo.git("add", "legacy.py")
+    repo.git("commit", "-q", "--no-verify", "-m", "legacy")
+
+    # Staged: a clean line. Work tree only: a secret added after staging.
+    repo.write("app.py", "print('hello')\n")
+    repo.git("add", "app.py")
+    token = github_token()
+    repo.write("app.py", f"print('hello')\nTOKEN = \"{token}\"\n")
+    clean = _commit(repo, pre_commit_home)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "keyless (secrets)" in clean.stdout + clean.stderr
+    # pre-commit put the unstaged secret back in the work tree after the hook ran.
+    assert token in (repo.path / "app.py").read_text()
+
+    repo.git("add", "app.py")
+    refused = _commit(repo, pre_commit_home)
+    assert refused.returncode == 1
+    # git shows a hook's output on stderr.
+    assert "app.py:2:" in refused.stderr
+    assert "legacy.py" not in refused.stderr
+    assert token not in refused.stdout + refused.stderr
+    assert repo.git("log", "-1", "--format=%s").strip() == "change"
+    assert "app.py" in repo.git("diff", "--cached", "--name-only")
+
+
+@pytest.mark.skipif(
+    "audit" not in __import__("keyless.cli").cli.COMMANDS,
+    reason="TODO: enable when `keyless audit` is available",
+)
+def test_try_repo_audit_hook(repo: GitRepo, snapshot: Snapshot, pre_commit_home: Path) -> None:
+    repo.write("README.md", "readme\n")
+    repo.commit("initial")
+    repo.write(
+        ".gitlab-ci.yml",
+        "include:\n  - local: ci/deploy.yml\n",
+    )
+    repo.write(
+        "ci/deploy.yml",
+        "deploy:\n  variables:\n    CI_DEBUG_TRACE: 'true'\n  script:\n    - ./deploy.sh\n",
+    )
+    repo.git("add", "-A")
+    proc = _try_repo(repo, snapshot, pre_commit_home, "keyless-audit")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "ci/deploy.yml" in proc.stdout
+    assert "debug-trace" in proc.stdout
