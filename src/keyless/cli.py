@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gcp": ("keyless.commands.gcp", "exchange the CI token for a Google Cloud access token"),
     "azure": ("keyless.commands.azure", "exchange the CI token for an Entra ID access token"),
     "revoke": ("keyless.commands.revoke", "revoke what keyless issued and delete its files"),
+    "install-hooks": (
+        "keyless.commands.install_hooks",
+        "install git pre-commit and pre-push hooks",
+    ),
 }
 
 

@@ -1,0 +1,1 @@
+"""git hook scripts that `keyless install-hooks` copies into a repository."""
