@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Step 4 of the GitHub Action: run keyless in the mode the workflow chose.
+#
+# Flags come from the KEYLESS_* variables that action.yml sets from the inputs; the
+# KEYLESS_ACTION_* variables carry the inputs that are not flags. In scan mode every
+# check runs, even after one finds something. The step then exits with the worst exit
+# code among them: 3 internal error, 2 usage or configuration error, 1 findings, 0 clean.
+set -euo pipefail
+
+mode=${KEYLESS_ACTION_MODE:-scan}
+workdir=${KEYLESS_ACTION_WORKING_DIRECTORY:-${GITHUB_WORKSPACE:-.}}
+cd "$workdir"
+
+zero_sha=0000000000000000000000000000000000000000
+worst=0
+findings=false
+summary_rows=()
+
+# Run one check: keyless ARGS..., adding a SARIF file when asked. Records the result.
+run_check() {
+    local title=$1 sarif_name=$2
+    shift 2
+    local args=("$@")
+    if [ "${KEYLESS_ACTION_SARIF:-true}" = true ]; then
+        args+=(--sarif-output "$sarif_dir/$sarif_name.sarif")
+    fi
+    echo "keyless: $title"
+    local status=0
+    keyless "${args[@]}" || status=$?
+    local result
+    case $status in
+        0) result="passed" ;;
+        1) result="findings"; findings=true ;;
+        130) result="interrupted" ;;
+        *) result="error (exit $status)" ;;
+    esac
+    summary_rows+=("| $title | $result |")
+    if [ "$status" -gt "$worst" ]; then
+        worst=$status
+    fi
+}
+
+# Print the git range of the commits this run should scan, or nothing to skip history.
+history_range() {
+    local choice=${KEYLESS_ACTION_HISTORY:-auto}
+    case $choice in
+        none | false | "") return 0 ;;
+        all) echo "--all" ;;
+        auto) auto_range ;;
+        *) echo "$choice" ;;
+    esac
+}
+
+auto_range() {
+    local head=${GITHUB_SHA:-HEAD}
+    case ${GITHUB_EVENT_NAME:-} in
+        pull_request | pull_request_target)
+            if [ -n "${KEYLESS_ACTION_PR_BASE:-}" ] && [ -n "${KEYLESS_ACTION_PR_HEAD:-}" ]; then
+                echo "$KEYLESS_ACTION_PR_BASE..$KEYLESS_ACTION_PR_HEAD"
+            fi
+            ;;
+        push)
+            local before=${KEYLESS_ACTION_EVENT_BEFORE:-}
+            if [ -n "$before" ] && [ "$before" != "$zero_sha" ]; then
+                echo "$before..$head"
+            elif [ -n "${KEYLESS_ACTION_DEFAULT_BRANCH:-}" ] &&
+                git rev-parse --verify --quiet "refs/remotes/origin/$KEYLESS_ACTION_DEFAULT_BRANCH" >/dev/null; then
+                # A new branch: its commits that the default branch does not have.
+                echo "origin/$KEYLESS_ACTION_DEFAULT_BRANCH..$head"
+            else
+                echo "--all"
+            fi
+            ;;
+        *)
+            echo "keyless: history is auto and the event is '${GITHUB_EVENT_NAME:-unknown}'," \
+                "which has no pushed range; set the history input to scan commits" >&2
+            ;;
+    esac
+}
+
+scan_mode() {
+    sarif_dir="${RUNNER_TEMP:?RUNNER_TEMP is not set}/keyless-sarif"
+    mkdir -p "$sarif_dir"
+
+    local paths=()
+    if [ -n "${KEYLESS_ACTION_PATHS:-}" ]; then
+        mapfile -t paths < <(printf '%s\n' "$KEYLESS_ACTION_PATHS" | sed '/^[[:space:]]*$/d')
+    fi
+    run_check "secrets in the work tree" "secrets" scan "${paths[@]}"
+
+    local range
+    range=$(history_range)
+    if [ "$range" = "--all" ]; then
+        run_check "secrets in all commits" "history" scan --history
+    elif [ -n "$range" ]; then
+        # TODO: check this call against the final `keyless scan --history` interface.
+        run_check "secrets in commits $range" "history" scan --history "$range"
+    fi
+
+    if [ "${KEYLESS_ACTION_AUDIT:-true}" = true ]; then
+        run_check "pipeline configuration" "audit" audit
+    fi
+
+    {
+        echo "findings=$findings"
+        echo "sarif=$sarif_dir"
+    } >>"$GITHUB_OUTPUT"
+    if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
+        {
+            echo "### keyless"
+            echo ""
+            echo "| check | result |"
+            echo "| --- | --- |"
+            printf '%s\n' "${summary_rows[@]}"
+            echo ""
+        } >>"$GITHUB_STEP_SUMMARY"
+    fi
+    exit "$worst"
+}
+
+case $mode in
+    scan) scan_mode ;;
+    vault | aws | gcp | azure | revoke | token) exec keyless "$mode" ;;
+    *)
+        echo "::error title=keyless::mode '$mode' is invalid; use scan, vault, aws, gcp, azure or revoke"
+        exit 2
+        ;;
+esac
