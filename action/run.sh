@@ -40,14 +40,15 @@ run_check() {
     fi
 }
 
-# Print the git range of the commits this run should scan, or nothing to skip history.
-history_range() {
+# Print the `keyless scan` option that selects the commits to scan (`--history` for
+# all of them, `--range=A..B` for some), or nothing to skip the history scan.
+history_option() {
     local choice=${KEYLESS_ACTION_HISTORY:-auto}
     case $choice in
-        none | false | "") return 0 ;;
-        all) echo "--all" ;;
+        none | false | "") ;;
+        all) echo "--history" ;;
         auto) auto_range ;;
-        *) echo "$choice" ;;
+        *) echo "--range=$choice" ;;
     esac
 }
 
@@ -56,24 +57,26 @@ auto_range() {
     case ${GITHUB_EVENT_NAME:-} in
         pull_request | pull_request_target)
             if [ -n "${KEYLESS_ACTION_PR_BASE:-}" ] && [ -n "${KEYLESS_ACTION_PR_HEAD:-}" ]; then
-                echo "$KEYLESS_ACTION_PR_BASE..$KEYLESS_ACTION_PR_HEAD"
+                echo "--range=$KEYLESS_ACTION_PR_BASE..$KEYLESS_ACTION_PR_HEAD"
             fi
             ;;
         push)
             local before=${KEYLESS_ACTION_EVENT_BEFORE:-}
+            local default_branch=${KEYLESS_ACTION_DEFAULT_BRANCH:-}
             if [ -n "$before" ] && [ "$before" != "$zero_sha" ]; then
-                echo "$before..$head"
-            elif [ -n "${KEYLESS_ACTION_DEFAULT_BRANCH:-}" ] &&
-                git rev-parse --verify --quiet "refs/remotes/origin/$KEYLESS_ACTION_DEFAULT_BRANCH" >/dev/null; then
+                echo "--range=$before..$head"
+            elif [ -n "$default_branch" ] &&
+                git rev-parse --verify --quiet "refs/remotes/origin/$default_branch" >/dev/null; then
                 # A new branch: its commits that the default branch does not have.
-                echo "origin/$KEYLESS_ACTION_DEFAULT_BRANCH..$head"
+                echo "--range=origin/$default_branch..$head"
             else
-                echo "--all"
+                # A new branch with no default branch to compare with: all of its commits.
+                echo "--range=$zero_sha..$head"
             fi
             ;;
         *)
-            echo "keyless: history is auto and the event is '${GITHUB_EVENT_NAME:-unknown}'," \
-                "which has no pushed range; set the history input to scan commits" >&2
+            echo "keyless: history is auto and the event '${GITHUB_EVENT_NAME:-unknown}' has" \
+                "no pushed range, so no commits are scanned; set the history input to scan them" >&2
             ;;
     esac
 }
@@ -88,14 +91,13 @@ scan_mode() {
     fi
     run_check "secrets in the work tree" "secrets" scan "${paths[@]}"
 
-    local range
-    range=$(history_range)
-    if [ "$range" = "--all" ]; then
-        run_check "secrets in all commits" "history" scan --history
-    elif [ -n "$range" ]; then
-        # TODO: check this call against the final `keyless scan --history` interface.
-        run_check "secrets in commits $range" "history" scan --history "$range"
-    fi
+    local history
+    history=$(history_option)
+    case $history in
+        "") ;;
+        --history) run_check "secrets in all commits" "history" scan --history ;;
+        *) run_check "secrets in commits ${history#--range=}" "history" scan "$history" ;;
+    esac
 
     if [ "${KEYLESS_ACTION_AUDIT:-true}" = true ]; then
         run_check "pipeline configuration" "audit" audit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,7 @@ NOT_FLAGS = {
     "log-level",
 }
 
-# The command whose flag each input sets; inputs of commands that are not registered
-# yet are checked once the command exists.
+# The command whose flag each input sets (the first one, where several share it).
 FLAG_COMMANDS = {
     "fail-on": "scan",
     "format": "scan",
@@ -43,27 +43,36 @@ FLAG_COMMANDS = {
     "max-file-size": "scan",
     "no-inline-allow": "scan",
     "audience": "vault",
+    "token-env": "vault",
     "export": "vault",
+    "state-dir": "revoke",
+    "credentials": "aws",
     "url": "vault",
-    "role": "vault",
-    "mount": "vault",
     "namespace": "vault",
-    "secret": "vault",
     "ca-cert": "vault",
+    "mount": "vault",
+    "role": "vault",
+    "secret": "vault",
+    "export-token": "vault",
     "role-arn": "aws",
     "region": "aws",
     "duration": "aws",
     "session-name": "aws",
+    "chain-role-arn": "aws",
+    "profile": "aws",
+    "sts-endpoint": "aws",
     "workload-identity-provider": "gcp",
     "service-account": "gcp",
+    "lifetime": "gcp",
+    "scopes": "gcp",
     "tenant-id": "azure",
     "client-id": "azure",
     "scope": "azure",
 }
 
-# TODO: drop these overrides when `keyless scan --history`, `keyless audit` and
-# `--sarif-output` are available, so the tests run the action's defaults.
-PENDING = {"history": "none", "audit": "false", "sarif": "false"}
+# TODO: drop this override when `--sarif-output` is available, so the tests run the
+# action's defaults.
+PENDING = {"sarif": "false"}
 
 ACTION = yaml.safe_load((PROJECT_ROOT / "action.yml").read_text())
 
@@ -73,13 +82,18 @@ def _run_step_env() -> dict[str, str]:
     return {key: str(value) for key, value in steps["run"]["env"].items()}
 
 
-def _flags_of(command: str) -> set[str]:
-    import importlib
-
+def _flag_variables(command: str) -> dict[str, str]:
+    """Return each long flag of `command` with the environment variable it reads."""
     module = importlib.import_module(COMMANDS[command][0])
     parser = argparse.ArgumentParser()
     module.add_arguments(parser)
-    return {flag for action in parser._actions for flag in action.option_strings}
+    variables = {}
+    for action in parser._actions:
+        found = re.search(r"\(env: (\w+)\)", action.help or "")
+        for flag in action.option_strings:
+            if flag.startswith("--") and found:
+                variables[flag] = found.group(1)
+    return variables
 
 
 @pytest.fixture(scope="session")
@@ -137,16 +151,14 @@ def test_action_is_composite_without_docker() -> None:
         assert "docker://" not in str(step.get("uses", ""))
 
 
-@pytest.mark.parametrize("name", sorted(ACTION["inputs"]))
-def test_input_maps_to_flag(name: str) -> None:
-    if name in NOT_FLAGS:
-        return
-    variable = "KEYLESS_" + name.upper().replace("-", "_")
-    assert _run_step_env().get(variable) == f"${{{{ inputs.{name} }}}}"
+@pytest.mark.parametrize("name", sorted(set(ACTION["inputs"]) - NOT_FLAGS))
+def test_input_sets_flag_variable(name: str) -> None:
     command = FLAG_COMMANDS[name]
     if command not in COMMANDS:
         pytest.skip(f"TODO: check --{name} once `keyless {command}` exists")
-    assert f"--{name}" in _flags_of(command)
+    variable = _flag_variables(command)[f"--{name}"]
+    # An empty input keeps the job's own value of the variable.
+    assert _run_step_env()[variable] == f"${{{{ inputs.{name} || env.{variable} }}}}"
 
 
 def test_every_flag_input_has_command() -> None:

@@ -15,7 +15,8 @@ restores on a real runner.
 
 Only the expression forms this project's action uses are supported: context
 lookups (`inputs.x`, `steps.id.outputs.x`, `github.event.a.b`, `github.workspace`,
-`runner.temp`, `env.X`) and, in `if:`, `always()` and `LOOKUP == 'literal'`.
+`runner.temp`, `env.X`), `LOOKUP || LOOKUP` and, in `if:`, `always()` and
+`LOOKUP == 'literal'`.
 Anything else raises, so a new expression in action.yml fails loudly here instead
 of being evaluated wrongly.
 """
@@ -188,6 +189,7 @@ class ActionRunner:
             step_id = step.get("id")
             name = step.get("name", f"step {index + 1}")
             condition = step.get("if")
+            context["env"] = {**self.extra_env, **job_env}
             if not self._condition(condition, context, failed):
                 results.append(StepResult(step_id, name, ran=False, uses=step.get("uses")))
                 continue
@@ -312,7 +314,16 @@ class ActionRunner:
         return (equal if comparison.group(2) == "==" else not equal) and not failed
 
     def _substitute(self, text: str, context: dict[str, Any]) -> str:
-        return _EXPRESSION.sub(lambda match: self._lookup(match.group(1), context), text)
+        return _EXPRESSION.sub(lambda match: self._evaluate(match.group(1), context), text)
+
+    def _evaluate(self, expression: str, context: dict[str, Any]) -> str:
+        """Evaluate `a || b || ...`: the first lookup that is not empty, as in Actions."""
+        value = ""
+        for part in expression.split("||"):
+            value = self._lookup(part.strip(), context)
+            if value:
+                return value
+        return value
 
     def _lookup(self, expression: str, context: dict[str, Any]) -> str:
         if not re.fullmatch(r"[A-Za-z_][\w\-]*(\.[\w\-]+)*", expression):
