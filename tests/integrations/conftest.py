@@ -1,4 +1,4 @@
-"""Fixtures for the CI integrations: a committed copy of keyless and pre-commit's cache."""
+"""Fixtures for the CI integrations: a committed copy of keyless, caches and servers."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.issuer import oidc_issuer_session  # noqa: F401
+from tests.support.moto import moto_sts  # noqa: F401
 from tests.support.snapshot import Snapshot, make_snapshot
 
 

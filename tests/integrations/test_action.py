@@ -5,17 +5,22 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from keyless import __version__
 from keyless.cli import COMMANDS
 from tests.conftest import GitRepo
-from tests.fakes import github_token
+from tests.fakes import github_token, random_string
+from tests.support import openbao
 from tests.support.actions import ActionRun, ActionRunner, parse_env_file
+from tests.support.issuer import Issuer
 from tests.support.snapshot import PROJECT_ROOT, Snapshot
 
 pytestmark = pytest.mark.slow
@@ -279,3 +284,235 @@ def test_invalid_mode(snapshot: Snapshot, workspace: GitRepo, installed: Path) -
 def test_harness_parses_heredoc_outputs() -> None:
     text = "plain=1\nmulti<<EOF_abc\nline one\nline two\nEOF_abc\nempty=\n"
     assert parse_env_file(text) == {"plain": "1", "multi": "line one\nline two", "empty": ""}
+
+
+# --- history and audit -----------------------------------------------------------------
+
+
+def test_scan_push_range(snapshot: Snapshot, workspace: GitRepo, installed: Path) -> None:
+    """On push, the commits between `before` and the pushed head are scanned."""
+    before = workspace.git("rev-parse", "HEAD").strip()
+    token = github_token()
+    workspace.write("deploy.sh", f"export GITHUB_TOKEN={token}\n")
+    workspace.commit("add a token")
+    workspace.write("deploy.sh", "export GITHUB_TOKEN=$FROM_VAULT\n")
+    head = workspace.commit("remove it again")
+    runner = _runner(
+        snapshot,
+        workspace,
+        installed,
+        event={"before": before, "after": head},
+        extra_env={"GITHUB_SHA": head},
+    )
+    run = runner.run({**PENDING})
+    assert run.returncode == 1, run.stdout + run.stderr
+    output = run.step("run").stdout
+    assert f"keyless: secrets in commits {before}..{head}" in output
+    assert "deploy.sh" in output
+    assert "| secrets in the work tree | passed |" in run.summary
+    assert f"| secrets in commits {before}..{head} | findings |" in run.summary
+    assert token not in run.stdout + run.stderr
+
+    # The same push seen from a later commit range has nothing new.
+    later = runner.run({**PENDING, "history": f"{head}..{head}"})
+    assert later.returncode == 0, later.stdout + later.stderr
+
+
+def test_scan_pull_request_range(snapshot: Snapshot, workspace: GitRepo, installed: Path) -> None:
+    base = workspace.git("rev-parse", "HEAD").strip()
+    workspace.git("checkout", "-q", "-b", "feature")
+    workspace.write("config/app.env", f"TOKEN={github_token()}\n")
+    workspace.commit("add config")
+    workspace.write("config/app.env", "TOKEN=\n")
+    head = workspace.commit("empty config")
+    event = {"pull_request": {"base": {"sha": base}, "head": {"sha": head}}}
+    runner = _runner(snapshot, workspace, installed, event_name="pull_request", event=event)
+    run = runner.run({**PENDING})
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert f"| secrets in commits {base}..{head} | findings |" in run.summary
+    assert "config/app.env" in run.step("run").stdout
+
+
+def test_scan_other_event_skips_history(
+    snapshot: Snapshot, workspace: GitRepo, installed: Path
+) -> None:
+    runner = _runner(snapshot, workspace, installed, event_name="workflow_dispatch")
+    run = runner.run({**PENDING})
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "secrets in commits" not in run.summary
+    assert "no pushed range" in run.step("run").stderr
+
+
+def test_scan_audits_pipeline(snapshot: Snapshot, workspace: GitRepo, installed: Path) -> None:
+    workspace.write(
+        ".gitlab-ci.yml",
+        "deploy:\n  variables:\n    CI_DEBUG_TRACE: 'true'\n  script:\n    - ./deploy.sh\n",
+    )
+    runner = _runner(snapshot, workspace, installed)
+    run = runner.run({**PENDING, "history": "none"})
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "| pipeline configuration | findings |" in run.summary
+    assert "debug-trace" in run.step("run").stdout
+
+    skipped = runner.run({**PENDING, "history": "none", "audit": "false"})
+    assert skipped.returncode == 0, skipped.stdout + skipped.stderr
+    assert "pipeline configuration" not in skipped.summary
+
+
+# --- exchange modes ----------------------------------------------------------------------
+
+VAULT_AUDIENCE = "vault.keyless.test"
+
+
+@dataclass
+class VaultServer:
+    """OpenBao with JWT auth trusting the local issuer, and the values stored in it."""
+
+    server: openbao.OpenBao
+    password: str
+    pem: str
+
+
+@pytest.fixture(scope="session")
+def vault_server(
+    tmp_path_factory: pytest.TempPathFactory, oidc_issuer_session: Issuer
+) -> Iterator[VaultServer]:
+    password = random_string(28)
+    body = f"{random_string(48)}\n{random_string(48)}"
+    pem = f"-----BEGIN FAKE KEY-----\n{body}\n-----END FAKE KEY-----"
+    for server in openbao.start(tmp_path_factory.mktemp("openbao")):
+        server.write("secret/data/app", data={"password": password, "pem": pem})
+        server.write(
+            "sys/policies/acl/app-read", policy='path "secret/data/app" { capabilities = ["read"] }'
+        )
+        server.write("sys/auth/jwt", type="jwt")
+        server.write(
+            "auth/jwt/config",
+            jwks_url=oidc_issuer_session.jwks_url,
+            bound_issuer=oidc_issuer_session.url,
+        )
+        server.write(
+            "auth/jwt/role/ci",
+            role_type="jwt",
+            user_claim="sub",
+            bound_audiences=[VAULT_AUDIENCE],
+            bound_claims={"repository": "octo-org/octo-repo"},
+            token_ttl=300,
+            token_policies=["app-read"],
+        )
+        yield VaultServer(server, password, pem)
+
+
+def _assert_masked(run: ActionRun, values: list[str]) -> None:
+    """Check every value was masked and appears in no log line but its own mask command."""
+    for value in values:
+        for line in value.splitlines() or [value]:
+            assert line in run.masks
+    for step in run.steps:
+        log_lines = [
+            line for line in step.stdout.splitlines() if not line.startswith("::add-mask::")
+        ]
+        for value in values:
+            for part in value.splitlines():
+                assert not any(part in line for line in log_lines), step.name
+                assert part not in step.stderr, step.name
+
+
+def test_vault_mode_exports_and_revokes(
+    snapshot: Snapshot,
+    workspace: GitRepo,
+    installed: Path,
+    vault_server: VaultServer,
+    oidc_issuer_session: Issuer,
+) -> None:
+    runner = _runner(
+        snapshot, workspace, installed, extra_env=oidc_issuer_session.github_environment()
+    )
+    job = runner.new_job()
+    run = runner.run(
+        {
+            "mode": "vault",
+            "url": vault_server.server.url,
+            "role": "ci",
+            "audience": VAULT_AUDIENCE,
+            "secret": "secret/app password | APP_PASSWORD\nsecret/app pem | APP_PEM\n",
+            "export-token": "true",
+        },
+        job=job,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.env["APP_PASSWORD"] == vault_server.password
+    assert run.env["APP_PEM"] == vault_server.pem
+    assert run.step("run").outputs["APP_PASSWORD"] == vault_server.password
+    vault_token = run.env["VAULT_TOKEN"]
+    _assert_masked(run, [vault_server.password, vault_server.pem, vault_token])
+    requests_seen = [r for r in oidc_issuer_session.token_requests if r.query.get("audience")]
+    assert requests_seen[-1].query["audience"] == [VAULT_AUDIENCE]
+
+    lookup = f"{vault_server.server.url}/v1/auth/token/lookup-self"
+    assert requests.get(lookup, headers={"X-Vault-Token": vault_token}, timeout=10).ok
+
+    # The documented final step: `- if: always()` / `run: keyless revoke`.
+    revoke = runner.run_step(job, "keyless revoke")
+    assert revoke.returncode == 0, revoke.stdout + revoke.stderr
+    refused = requests.get(lookup, headers={"X-Vault-Token": vault_token}, timeout=10)
+    assert refused.status_code == 403
+    assert job.env["APP_PASSWORD"] == ""
+    assert job.env["VAULT_TOKEN"] == ""
+    leftovers = [
+        path
+        for path in job.temp.rglob("*")
+        if path.is_file() and vault_server.password in path.read_text(errors="replace")
+    ]
+    assert leftovers == []
+
+    # Revoking again, as the action's revoke mode, is harmless.
+    again = runner.run({"mode": "revoke"}, job=job)
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_vault_mode_without_id_token_permission(
+    snapshot: Snapshot, workspace: GitRepo, installed: Path, vault_server: VaultServer
+) -> None:
+    """Without ACTIONS_ID_TOKEN_REQUEST_* the job lacks `id-token: write`; say so."""
+    runner = _runner(snapshot, workspace, installed)
+    run = runner.run(
+        {
+            "mode": "vault",
+            "url": vault_server.server.url,
+            "role": "ci",
+            "audience": VAULT_AUDIENCE,
+            "secret": "secret/app password | APP_PASSWORD",
+        }
+    )
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "id-token: write" in run.step("run").stderr
+
+
+def test_aws_mode_outputs(
+    snapshot: Snapshot,
+    workspace: GitRepo,
+    installed: Path,
+    moto_sts: str,
+    oidc_issuer_session: Issuer,
+) -> None:
+    runner = _runner(
+        snapshot, workspace, installed, extra_env=oidc_issuer_session.github_environment()
+    )
+    run = runner.run(
+        {
+            "mode": "aws",
+            "role-arn": "arn:aws:iam::123456789012:role/deploy",
+            "region": "us-east-1",
+            "sts-endpoint": moto_sts,
+        }
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    key_id = run.outputs["aws-access-key-id"]
+    secret_key = run.outputs["aws-secret-access-key"]
+    session_token = run.outputs["aws-session-token"]
+    assert key_id.startswith("ASIA")
+    assert secret_key
+    assert session_token
+    assert run.env["AWS_SECRET_ACCESS_KEY"] == secret_key
+    _assert_masked(run, [secret_key, session_token])

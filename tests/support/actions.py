@@ -125,6 +125,20 @@ def unescape_command_data(value: str) -> str:
 
 
 @dataclass
+class Job:
+    """One simulated job: what its steps share (RUNNER_TEMP, GITHUB_ENV, PATH, masks)."""
+
+    folder: Path
+    temp: Path
+    summary_path: Path
+    base_env: dict[str, str]
+    env: dict[str, str] = field(default_factory=dict)
+    path_entries: list[str] = field(default_factory=list)
+    masks: list[str] = field(default_factory=list)
+    steps_run: int = 0
+
+
+@dataclass
 class ActionRunner:
     """Runs the composite action in `action_dir` with a simulated runner environment."""
 
@@ -141,36 +155,22 @@ class ActionRunner:
         self.tool_cache = self.runner_root / "tool-cache"
         self.tool_cache.mkdir(parents=True, exist_ok=True)
 
-    def run(self, inputs: dict[str, str] | None = None) -> ActionRun:
-        """Run every step once, stopping after a failed step as the runner does."""
-        job = self.runner_root / f"job-{uuid.uuid4().hex[:8]}"
-        temp = job / "temp"
+    def new_job(self) -> Job:
+        """Start a job: its own RUNNER_TEMP, event file, summary and environment files."""
+        folder = self.runner_root / f"job-{uuid.uuid4().hex[:8]}"
+        temp = folder / "temp"
         temp.mkdir(parents=True)
-        event_path = job / "event.json"
+        event_path = folder / "event.json"
         event_path.write_text(json.dumps(self.event))
-        summary_path = job / "summary.md"
+        summary_path = folder / "summary.md"
         summary_path.touch()
-
-        context = {
-            "inputs": self._inputs(inputs or {}),
-            "steps": {},
-            "github": {
-                "workspace": str(self.workspace),
-                "action_path": str(self.action_dir),
-                "event_name": self.event_name,
-                "event": self.event,
-            },
-            "runner": {"temp": str(temp), "tool_cache": str(self.tool_cache)},
-            "env": {},
-        }
         base_env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": os.environ.get("HOME", str(job)),
+            "HOME": os.environ.get("HOME", str(folder)),
             "LANG": "C.UTF-8",
             "CI": "true",
             "GITHUB_ACTIONS": "true",
             "GITHUB_WORKSPACE": str(self.workspace),
-            "GITHUB_ACTION_PATH": str(self.action_dir),
             "GITHUB_EVENT_NAME": self.event_name,
             "GITHUB_EVENT_PATH": str(event_path),
             "GITHUB_STEP_SUMMARY": str(summary_path),
@@ -179,18 +179,30 @@ class ActionRunner:
             "RUNNER_OS": "Linux",
             **self.extra_env,
         }
-        job_env: dict[str, str] = {}
-        path_entries: list[str] = []
-        masks: list[str] = []
+        return Job(folder=folder, temp=temp, summary_path=summary_path, base_env=base_env)
+
+    def run(self, inputs: dict[str, str] | None = None, job: Job | None = None) -> ActionRun:
+        """Run the action's steps in `job` (a new one by default), stopping after a failure."""
+        job = job or self.new_job()
+        context: dict[str, Any] = {
+            "inputs": self._inputs(inputs or {}),
+            "steps": {},
+            "github": {
+                "workspace": str(self.workspace),
+                "action_path": str(self.action_dir),
+                "event_name": self.event_name,
+                "event": self.event,
+            },
+            "runner": {"temp": str(job.temp), "tool_cache": str(self.tool_cache)},
+            "env": {},
+        }
         results: list[StepResult] = []
         failed = False
-
         for index, step in enumerate(self.definition["runs"]["steps"]):
             step_id = step.get("id")
             name = step.get("name", f"step {index + 1}")
-            condition = step.get("if")
-            context["env"] = {**self.extra_env, **job_env}
-            if not self._condition(condition, context, failed):
+            context["env"] = {**self.extra_env, **job.env}
+            if not self._condition(step.get("if"), context, failed):
                 results.append(StepResult(step_id, name, ran=False, uses=step.get("uses")))
                 continue
             if "uses" in step:
@@ -202,10 +214,22 @@ class ActionRunner:
                     StepResult(step_id, name, ran=False, uses=step["uses"], with_=with_values)
                 )
                 continue
-            result = self._run_step(
-                step, step_id, name, context, base_env, job_env, path_entries, job, index
+            if step.get("shell") != "bash":
+                raise UnsupportedExpression(f"step {name!r}: only `shell: bash` is simulated")
+            step_env = {
+                key: self._substitute(str(value), context)
+                for key, value in (step.get("env") or {}).items()
+            }
+            step_env["GITHUB_ACTION_PATH"] = str(self.action_dir)
+            workdir = step.get("working-directory")
+            result = self._run_script(
+                job,
+                self._substitute(step["run"], context),
+                step_env,
+                Path(self._substitute(workdir, context)) if workdir else self.workspace,
+                step_id,
+                name,
             )
-            masks.extend(self._masks(result.stdout))
             results.append(result)
             if step_id:
                 context["steps"][step_id] = {"outputs": result.outputs}
@@ -219,11 +243,15 @@ class ActionRunner:
         return ActionRun(
             steps=results,
             outputs=outputs,
-            env=job_env,
-            path_entries=path_entries,
-            masks=masks,
-            summary=summary_path.read_text(),
+            env=dict(job.env),
+            path_entries=list(job.path_entries),
+            masks=list(job.masks),
+            summary=job.summary_path.read_text(),
         )
+
+    def run_step(self, job: Job, script: str, env: dict[str, str] | None = None) -> StepResult:
+        """Run a workflow's own `run:` step in `job`, after or between uses of the action."""
+        return self._run_script(job, script, env or {}, self.workspace, None, "run")
 
     def _inputs(self, given: dict[str, str]) -> dict[str, str]:
         declared = self.definition.get("inputs") or {}
@@ -234,40 +262,33 @@ class ActionRunner:
         values.update(given)
         return values
 
-    def _run_step(
+    def _run_script(
         self,
-        step: dict[str, Any],
+        job: Job,
+        script: str,
+        step_env: dict[str, str],
+        cwd: Path,
         step_id: str | None,
         name: str,
-        context: dict[str, Any],
-        base_env: dict[str, str],
-        job_env: dict[str, str],
-        path_entries: list[str],
-        job: Path,
-        index: int,
     ) -> StepResult:
-        if step.get("shell") != "bash":
-            raise UnsupportedExpression(f"step {name!r}: only `shell: bash` is simulated")
+        job.steps_run += 1
         files = {
-            kind: job / f"{kind.lower()}-{index}"
+            kind: job.folder / f"{kind.lower()}-{job.steps_run}"
             for kind in ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH")
         }
         for path in files.values():
             path.touch()
-        env = dict(base_env)
-        env.update(job_env)
-        if path_entries:
-            env["PATH"] = os.pathsep.join([*reversed(path_entries), base_env["PATH"]])
-        for key, value in (step.get("env") or {}).items():
-            env[key] = self._substitute(str(value), context)
+        env = dict(job.base_env)
+        env.update(job.env)
+        if job.path_entries:
+            env["PATH"] = os.pathsep.join([*reversed(job.path_entries), job.base_env["PATH"]])
+        env.update(step_env)
         env.update({kind: str(path) for kind, path in files.items()})
-        script = job / f"step-{index}.sh"
-        script.write_text(self._substitute(step["run"], context))
-        workdir = step.get("working-directory")
-        cwd = Path(self._substitute(workdir, context)) if workdir else self.workspace
+        script_path = job.folder / f"step-{job.steps_run}.sh"
+        script_path.write_text(script)
 
         proc = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_path)],
             cwd=cwd,
             env=env,
             capture_output=True,
@@ -276,10 +297,11 @@ class ActionRunner:
             check=False,
         )
 
-        job_env.update(parse_env_file(files["GITHUB_ENV"].read_text()))
+        job.env.update(parse_env_file(files["GITHUB_ENV"].read_text()))
         for line in files["GITHUB_PATH"].read_text().splitlines():
             if line.strip():
-                path_entries.append(line.strip())
+                job.path_entries.append(line.strip())
+        job.masks.extend(self._masks(proc.stdout))
         return StepResult(
             step_id,
             name,
