@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -11,23 +10,10 @@ from pathlib import Path
 import pytest
 
 from keyless.cli import main
-from keyless.commands import scan
 from keyless.commands.install_hooks import MARKER, hook_text
 from tests.conftest import GitRepo
 from tests.fakes import github_token
 from tests.support.snapshot import PROJECT_ROOT
-
-
-def _history_available() -> bool:
-    parser = argparse.ArgumentParser()
-    scan.add_arguments(parser)
-    return "--history" in parser.format_help()
-
-
-needs_history = pytest.mark.skipif(
-    not _history_available(),
-    reason="TODO: enable when `keyless scan --history` is available",
-)
 
 
 def _env() -> dict[str, str]:
@@ -58,11 +44,11 @@ def remote(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def pushing_repo(repo: GitRepo, remote: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
-    """A repository with keyless's hooks and `origin` pointing at `remote`, main pushed."""
+    """A repository with keyless's pre-push hook and `origin` at `remote`, main pushed."""
     repo.git("remote", "add", "origin", str(remote))
     repo.write("README.md", "readme\n")
     repo.commit("initial")
-    assert _install(repo, monkeypatch) == 0
+    assert _install(repo, monkeypatch, "--hook", "pre-push") == 0
     pushed = _git(repo, "push", "-q", "--no-verify", "origin", "main")
     assert pushed.returncode == 0, pushed.stderr
     return repo
@@ -236,7 +222,6 @@ def test_pre_commit_without_keyless_on_path(repo: GitRepo, monkeypatch: pytest.M
 # --- pre-push hook -----------------------------------------------------------------------
 
 
-@needs_history
 def test_pre_push_accepts_clean_commits(pushing_repo: GitRepo, remote: Path) -> None:
     pushing_repo.write("a.txt", "one\n")
     head = pushing_repo.commit("clean")
@@ -245,7 +230,6 @@ def test_pre_push_accepts_clean_commits(pushing_repo: GitRepo, remote: Path) -> 
     assert _remote_head(remote, "refs/heads/main") == head
 
 
-@needs_history
 def test_pre_push_rejects_secret_in_pushed_range(pushing_repo: GitRepo, remote: Path) -> None:
     before = _remote_head(remote, "refs/heads/main")
     token = github_token()
@@ -262,7 +246,6 @@ def test_pre_push_rejects_secret_in_pushed_range(pushing_repo: GitRepo, remote: 
     assert _remote_head(remote, "refs/heads/main") == before
 
 
-@needs_history
 def test_pre_push_new_branch_scans_only_its_commits(pushing_repo: GitRepo, remote: Path) -> None:
     # A secret that is already on the remote (pushed without the hook) is not this
     # push's business: only the new branch's own commits are scanned.
@@ -289,7 +272,46 @@ def test_pre_push_new_branch_scans_only_its_commits(pushing_repo: GitRepo, remot
     assert _remote_head(remote, "refs/heads/leaky") is None
 
 
-@needs_history
+def test_pre_push_merge_of_remote_branches(pushing_repo: GitRepo, remote: Path) -> None:
+    """A new branch that merges two remote branches adds only the merge commit."""
+    pushing_repo.git("checkout", "-q", "-b", "old-feature")
+    pushing_repo.write("feature/legacy.py", f'TOKEN = "{github_token()}"\n')
+    pushing_repo.commit("legacy secret, already on the remote")
+    forced = _git(pushing_repo, "push", "-q", "--no-verify", "origin", "old-feature")
+    assert forced.returncode == 0, forced.stderr
+    pushing_repo.git("checkout", "-q", "main")
+    pushing_repo.write("main.txt", "main moves on\n")
+    pushing_repo.commit("main work")
+    assert _git(pushing_repo, "push", "-q", "--no-verify", "origin", "main").returncode == 0
+
+    pushing_repo.git("checkout", "-q", "-b", "integration", "main")
+    pushing_repo.git("merge", "-q", "--no-edit", "old-feature")
+    accepted = _git(pushing_repo, "push", "origin", "integration")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "scanning 1 commit(s)" in accepted.stderr
+
+    # A secret added while resolving a merge is in the merge commit alone.
+    pushing_repo.git("checkout", "-q", "-b", "integration-2", "main")
+    pushing_repo.git("merge", "-q", "--no-commit", "old-feature")
+    pushing_repo.write("resolution.py", f'TOKEN = "{github_token()}"\n')
+    pushing_repo.git("add", "resolution.py")
+    pushing_repo.git("commit", "-q", "--no-verify", "-m", "merge with a secret")
+    rejected = _git(pushing_repo, "push", "origin", "integration-2")
+    assert rejected.returncode != 0
+    assert "resolution.py" in rejected.stdout + rejected.stderr
+    assert "legacy.py" not in rejected.stdout + rejected.stderr
+
+
+def test_pre_push_to_url_scans_whole_branch(pushing_repo: GitRepo, remote: Path) -> None:
+    """Pushing to a URL has no tracking branches, so the old tip is all that is known."""
+    pushing_repo.write("a.txt", "a\n")
+    head = pushing_repo.commit("clean")
+    pushed = _git(pushing_repo, "push", str(remote), "main")
+    assert pushed.returncode == 0, pushed.stderr
+    assert _remote_head(remote, "refs/heads/main") == head
+    assert "scanning 1 commit(s)" in pushed.stderr
+
+
 def test_pre_push_deletion_and_several_refs(pushing_repo: GitRepo, remote: Path) -> None:
     pushing_repo.git("checkout", "-q", "-b", "gone")
     pushing_repo.write("gone.txt", "gone\n")

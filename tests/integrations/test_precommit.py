@@ -174,10 +174,6 @@ def test_commit_checks_staged_content_only(
     assert "app.py" in repo.git("diff", "--cached", "--name-only")
 
 
-@pytest.mark.skipif(
-    "audit" not in __import__("keyless.cli").cli.COMMANDS,
-    reason="TODO: enable when `keyless audit` is available",
-)
 def test_try_repo_audit_hook(repo: GitRepo, snapshot: Snapshot, pre_commit_home: Path) -> None:
     repo.write("README.md", "readme\n")
     repo.commit("initial")
