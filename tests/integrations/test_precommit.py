@@ -32,7 +32,7 @@ def _env(pre_commit_home: Path) -> dict[str, str]:
 
 
 def _try_repo(
-    repo: GitRepo, snapshot: Snapshot, pre_commit_home: Path, hook: str, *extra: str
+    repo: GitRepo, snapshot: Snapshot, pre_commit_home: Path, *extra: str
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
@@ -41,7 +41,6 @@ def _try_repo(
             "pre_commit",
             "try-repo",
             str(snapshot.path),
-            hook,
             "--ref",
             snapshot.rev,
             *extra,
@@ -68,6 +67,17 @@ def _install(repo: GitRepo, snapshot: Snapshot, pre_commit_home: Path, *hook_ids
         env=_env(pre_commit_home),
         capture_output=True,
         check=True,
+    )
+
+
+def _run(repo: GitRepo, pre_commit_home: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", "run", *extra],
+        cwd=repo.path,
+        env=_env(pre_commit_home),
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -109,34 +119,67 @@ def test_audit_hook_file_selection(path: str, selected: bool) -> None:
     assert bool(re.search(pattern, path)) is selected
 
 
-def test_try_repo_flags_staged_secret(
-    repo: GitRepo, snapshot: Snapshot, pre_commit_home: Path
-) -> None:
+def test_try_repo_runs_both_hooks(repo: GitRepo, snapshot: Snapshot, pre_commit_home: Path) -> None:
+    """`pre-commit try-repo` of this repository: each hook fails on its own kind of file."""
     repo.write("clean.txt", "nothing here\n")
     repo.commit("initial")
-    repo.write("settings.py", f'TOKEN = "{github_token()}"\n')
-    repo.git("add", "settings.py")
-    proc = _try_repo(repo, snapshot, pre_commit_home, "keyless")
+    token = github_token()
+    repo.write("settings.py", f'TOKEN = "{token}"\n')
+    repo.write(".gitlab-ci.yml", "include:\n  - local: ci/deploy.yml\n")
+    repo.write(
+        "ci/deploy.yml",
+        "deploy:\n  variables:\n    CI_DEBUG_TRACE: 'true'\n  script:\n    - ./deploy.sh\n",
+    )
+    repo.git("add", "-A")
+    # With no hook id, try-repo runs every hook the repository defines.
+    proc = _try_repo(repo, snapshot, pre_commit_home)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "settings.py:1:" in proc.stdout
-    assert "github-token" in proc.stdout
-    assert "clean.txt" not in proc.stdout
+    secrets_part, _, audit_part = proc.stdout.partition("keyless (pipeline audit)")
+    assert "settings.py:1:" in secrets_part
+    assert "github-token" in secrets_part
+    assert "clean.txt" not in secrets_part
+    assert "ci/deploy.yml" in audit_part
+    assert "debug-trace" in audit_part
+    assert "settings.py" not in audit_part
+    assert token not in proc.stdout + proc.stderr
 
 
-def test_try_repo_all_files_finds_committed_secret(
+def test_run_all_files_finds_committed_secret(
     repo: GitRepo, snapshot: Snapshot, pre_commit_home: Path
 ) -> None:
     token = github_token()
     repo.write("old/leak.py", f'TOKEN = "{token}"\n')
     repo.write("clean.txt", "nothing here\n")
     repo.commit("initial")
+    _install(repo, snapshot, pre_commit_home, "keyless", "keyless-audit")
     # Nothing is staged: a plain run has no files to check and passes.
-    plain = _try_repo(repo, snapshot, pre_commit_home, "keyless")
+    plain = _run(repo, pre_commit_home)
     assert plain.returncode == 0, plain.stdout + plain.stderr
-    everything = _try_repo(repo, snapshot, pre_commit_home, "keyless", "--all-files")
+    everything = _run(repo, pre_commit_home, "--all-files")
     assert everything.returncode == 1, everything.stdout + everything.stderr
     assert "old/leak.py:1:" in everything.stdout
     assert token not in everything.stdout + everything.stderr
+    # .pre-commit-config.yaml is YAML, so the audit runs too, and finds nothing.
+    assert "keyless (pipeline audit)Passed" in everything.stdout.replace(".", "")
+
+
+def test_audit_hook_follows_local_includes(
+    repo: GitRepo, snapshot: Snapshot, pre_commit_home: Path
+) -> None:
+    """Changing only an included file still audits it through .gitlab-ci.yml."""
+    repo.write(".gitlab-ci.yml", "include:\n  - local: ci/deploy.yml\n")
+    repo.write("ci/deploy.yml", "deploy:\n  script:\n    - ./deploy.sh\n")
+    repo.commit("pipeline")
+    _install(repo, snapshot, pre_commit_home, "keyless-audit")
+    repo.write(
+        "ci/deploy.yml",
+        "deploy:\n  variables:\n    CI_DEBUG_TRACE: 'true'\n  script:\n    - ./deploy.sh\n",
+    )
+    repo.git("add", "ci/deploy.yml")
+    rejected = _commit(repo, pre_commit_home)
+    assert rejected.returncode == 1
+    assert "ci/deploy.yml" in rejected.stderr
+    assert "debug-trace" in rejected.stderr
 
 
 def test_commit_checks_staged_content_only(
@@ -172,21 +215,3 @@ def test_commit_checks_staged_content_only(
     assert token not in refused.stdout + refused.stderr
     assert repo.git("log", "-1", "--format=%s").strip() == "change"
     assert "app.py" in repo.git("diff", "--cached", "--name-only")
-
-
-def test_try_repo_audit_hook(repo: GitRepo, snapshot: Snapshot, pre_commit_home: Path) -> None:
-    repo.write("README.md", "readme\n")
-    repo.commit("initial")
-    repo.write(
-        ".gitlab-ci.yml",
-        "include:\n  - local: ci/deploy.yml\n",
-    )
-    repo.write(
-        "ci/deploy.yml",
-        "deploy:\n  variables:\n    CI_DEBUG_TRACE: 'true'\n  script:\n    - ./deploy.sh\n",
-    )
-    repo.git("add", "-A")
-    proc = _try_repo(repo, snapshot, pre_commit_home, "keyless-audit")
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "ci/deploy.yml" in proc.stdout
-    assert "debug-trace" in proc.stdout
