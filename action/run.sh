@@ -21,6 +21,9 @@ run_check() {
     local title=$1 sarif_name=$2
     shift 2
     local args=("$@")
+    if [ -n "${KEYLESS_ACTION_FORMAT:-}" ]; then
+        args+=(--format "$KEYLESS_ACTION_FORMAT")
+    fi
     if [ "${KEYLESS_ACTION_SARIF:-true}" = true ]; then
         args+=(--sarif-output "$sarif_dir/$sarif_name.sarif")
     fi
@@ -122,7 +125,13 @@ scan_mode() {
 
 case $mode in
     scan) scan_mode ;;
-    vault | aws | gcp | azure | revoke | token) exec keyless "$mode" ;;
+    aws | gcp | azure)
+        if [ -n "${KEYLESS_ACTION_CREDENTIALS:-}" ]; then
+            exec keyless "$mode" --credentials "$KEYLESS_ACTION_CREDENTIALS"
+        fi
+        exec keyless "$mode"
+        ;;
+    vault | revoke) exec keyless "$mode" ;;
     *)
         echo "::error title=keyless::mode '$mode' is invalid; use scan, vault, aws, gcp, azure or revoke"
         exit 2

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +15,8 @@ import yaml
 from keyless import __version__
 from keyless.cli import COMMANDS
 from tests.conftest import GitRepo
-from tests.fakes import github_token, random_string
-from tests.support import openbao
+from tests.fakes import github_token
+from tests.integrations.conftest import VAULT_AUDIENCE, VaultServer
 from tests.support.actions import ActionRun, ActionRunner, parse_env_file
 from tests.support.issuer import Issuer
 from tests.support.snapshot import PROJECT_ROOT, Snapshot
@@ -37,6 +35,10 @@ NOT_FLAGS = {
     "working-directory",
     "log-level",
 }
+
+# Inputs whose variable means different things to different commands, so run.sh
+# passes them as flags.
+PASSED_AS_FLAGS = {"format", "credentials"}
 
 # The command whose flag each input sets (the first one, where several share it).
 FLAG_COMMANDS = {
@@ -161,7 +163,14 @@ def test_input_sets_flag_variable(name: str) -> None:
     command = FLAG_COMMANDS[name]
     if command not in COMMANDS:
         pytest.skip(f"TODO: check --{name} once `keyless {command}` exists")
-    variable = _flag_variables(command)[f"--{name}"]
+    flags = _flag_variables(command)
+    assert f"--{name}" in flags
+    if name in PASSED_AS_FLAGS:
+        variable = "KEYLESS_ACTION_" + name.upper().replace("-", "_")
+        assert _run_step_env()[variable] == f"${{{{ inputs.{name} }}}}"
+        assert flags[f"--{name}"] not in _run_step_env()
+        return
+    variable = flags[f"--{name}"]
     # An empty input keeps the job's own value of the variable.
     assert _run_step_env()[variable] == f"${{{{ inputs.{name} || env.{variable} }}}}"
 
@@ -360,47 +369,6 @@ def test_scan_audits_pipeline(snapshot: Snapshot, workspace: GitRepo, installed:
 
 
 # --- exchange modes ----------------------------------------------------------------------
-
-VAULT_AUDIENCE = "vault.keyless.test"
-
-
-@dataclass
-class VaultServer:
-    """OpenBao with JWT auth trusting the local issuer, and the values stored in it."""
-
-    server: openbao.OpenBao
-    password: str
-    pem: str
-
-
-@pytest.fixture(scope="session")
-def vault_server(
-    tmp_path_factory: pytest.TempPathFactory, oidc_issuer_session: Issuer
-) -> Iterator[VaultServer]:
-    password = random_string(28)
-    body = f"{random_string(48)}\n{random_string(48)}"
-    pem = f"-----BEGIN FAKE KEY-----\n{body}\n-----END FAKE KEY-----"
-    for server in openbao.start(tmp_path_factory.mktemp("openbao")):
-        server.write("secret/data/app", data={"password": password, "pem": pem})
-        server.write(
-            "sys/policies/acl/app-read", policy='path "secret/data/app" { capabilities = ["read"] }'
-        )
-        server.write("sys/auth/jwt", type="jwt")
-        server.write(
-            "auth/jwt/config",
-            jwks_url=oidc_issuer_session.jwks_url,
-            bound_issuer=oidc_issuer_session.url,
-        )
-        server.write(
-            "auth/jwt/role/ci",
-            role_type="jwt",
-            user_claim="sub",
-            bound_audiences=[VAULT_AUDIENCE],
-            bound_claims={"repository": "octo-org/octo-repo"},
-            token_ttl=300,
-            token_policies=["app-read"],
-        )
-        yield VaultServer(server, password, pem)
 
 
 def _assert_masked(run: ActionRun, values: list[str]) -> None:
