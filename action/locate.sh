@@ -27,10 +27,21 @@ if [ -z "$version" ]; then
     echo "::error title=keyless::no version found in $action_dir/pyproject.toml"
     exit 3
 fi
-sources_hash=$(
-    cd "$action_dir" &&
-        find pyproject.toml src -type f ! -name '*.pyc' -print0 | LC_ALL=C sort -z |
-        xargs -0 sha256sum | sha256sum | cut -c1-12
+# Python rather than sha256sum, which macOS runners do not have.
+sources_hash=$("$python" - "$action_dir" <<'PYTHON'
+import hashlib
+import sys
+from pathlib import Path
+
+root = Path(sys.argv[1])
+digest = hashlib.sha256()
+files = [root / "pyproject.toml", *sorted((root / "src").rglob("*"))]
+for path in files:
+    if path.is_file() and path.suffix != ".pyc":
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+print(digest.hexdigest()[:12])
+PYTHON
 )
 os=$(uname -s | tr '[:upper:]' '[:lower:]')-$(uname -m)
 key="keyless-$version-$sources_hash-$os-py$python_version"

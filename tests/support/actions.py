@@ -27,6 +27,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,7 @@ class StepResult:
     outputs: dict[str, str] = field(default_factory=dict)
     uses: str | None = None
     with_: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
 
 
 @dataclass
@@ -287,6 +289,7 @@ class ActionRunner:
         script_path = job.folder / f"step-{job.steps_run}.sh"
         script_path.write_text(script)
 
+        started = time.perf_counter()
         proc = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_path)],
             cwd=cwd,
@@ -296,6 +299,7 @@ class ActionRunner:
             timeout=self.timeout,
             check=False,
         )
+        seconds = time.perf_counter() - started
 
         job.env.update(parse_env_file(files["GITHUB_ENV"].read_text()))
         for line in files["GITHUB_PATH"].read_text().splitlines():
@@ -310,6 +314,7 @@ class ActionRunner:
             stdout=proc.stdout,
             stderr=proc.stderr,
             outputs=parse_env_file(files["GITHUB_OUTPUT"].read_text()),
+            seconds=seconds,
         )
 
     def _masks(self, stdout: str) -> list[str]:
