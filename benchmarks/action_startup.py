@@ -3,8 +3,8 @@
 The action runs under tests.support.actions (the same harness the tests use) on a
 small generated repository, with only the work-tree scan enabled, so the run step
 ends when the first result is printed. "cold" builds keyless's virtual environment
-from the action's files (pip downloads or reuses its wheel cache); "cached" finds it
-in the tool cache, which is what an actions/cache hit restores.
+from the action's files, and pip downloads or reuses wheels from its cache. "cached"
+finds the environment in the tool cache, where an actions/cache hit restores it.
 
 Usage: .venv/bin/python benchmarks/action_startup.py [--runs N]
 """
