@@ -7,7 +7,7 @@ what the runner does with the environment files: a fresh `GITHUB_OUTPUT`,
 `steps.<id>.outputs`, the environment of later steps and their PATH. It sets the
 runner's variables (`GITHUB_ACTIONS`, `GITHUB_WORKSPACE`, `RUNNER_TEMP`,
 `RUNNER_TOOL_CACHE`, `GITHUB_ACTION_PATH`, `GITHUB_EVENT_PATH`, ...) and collects
-`::add-mask::` commands from stdout.
+`::add-mask::` commands from stdout and stderr.
 
 `uses:` steps (such as actions/cache) are recorded but not run: the tool cache
 folder persists between runs of one `ActionRunner`, which is what a cache hit
@@ -305,7 +305,10 @@ class ActionRunner:
         for line in files["GITHUB_PATH"].read_text().splitlines():
             if line.strip():
                 job.path_entries.append(line.strip())
+        # The runner reads workflow commands on stdout and stderr alike (actions/runner,
+        # src/Runner.Worker/Handlers/ScriptHandler.cs gives each stream an OutputManager).
         job.masks.extend(self._masks(proc.stdout))
+        job.masks.extend(self._masks(proc.stderr))
         return StepResult(
             step_id,
             name,
