@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -294,3 +298,93 @@ def test_aws_component_job(
     assert secret_key
     assert secret_key not in result.output + result.after_output
     assert result.after_returncode == 0, result.after_output
+
+
+# --- gitlab-ci-local -------------------------------------------------------------------
+
+GITLAB_CI_LOCAL = PROJECT_ROOT / ".venv" / "gitlab-ci-local" / "node_modules" / ".bin"
+needs_gitlab_ci_local = pytest.mark.skipif(
+    not (GITLAB_CI_LOCAL / "gitlab-ci-local").exists() or shutil.which("rsync") is None,
+    reason="gitlab-ci-local (installed by scripts/test) or rsync, which it needs, is missing",
+)
+
+PIPELINE = """\
+include:
+  - local: templates/secrets.yml
+    inputs:
+      install: ""
+  - local: templates/audit.yml
+    inputs:
+      install: ""
+  - local: templates/vault.yml
+    inputs:
+      url: {url}
+      audience: {audience}
+      role: gitlab
+      secret: secret/app password | APP_PASSWORD
+      install: ""
+
+deploy:
+  extends: .keyless-vault
+  script:
+    - test "$(printf %s "$APP_PASSWORD" | sha256sum | cut -c1-64)" = {digest}
+    - echo deployed with the password from Vault
+"""
+
+
+@pytest.mark.slow
+@needs_gitlab_ci_local
+def test_components_in_gitlab_ci_local(
+    project: GitRepo, vault_server: VaultServer, oidc_issuer_session: Issuer, tmp_path: Path
+) -> None:
+    """The real gitlab-ci-local validates the pipeline against GitLab's schema and runs it."""
+    shutil.copytree(TEMPLATES, project.path / "templates")
+    project.write(
+        ".gitlab-ci.yml",
+        PIPELINE.format(
+            url=vault_server.server.url,
+            audience=VAULT_AUDIENCE,
+            digest=_digest(vault_server.password),
+        ),
+    )
+    project.write("leak.py", f'TOKEN = "{github_token()}"\n')
+    project.commit("pipeline")
+    # gitlab-ci-local does not request id_tokens, so the job's token comes as a variable.
+    id_token = oidc_issuer_session.mint(audience=VAULT_AUDIENCE, flavor="gitlab")
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([KEYLESS_BIN, env.get("PATH", "")])
+    proc = subprocess.run(
+        [
+            str(GITLAB_CI_LOCAL / "gitlab-ci-local"),
+            "--force-shell-executor",
+            "--home",
+            str(tmp_path / "gitlab-ci-local-home"),
+            "--variable",
+            f"KEYLESS_ID_TOKEN={id_token}",
+            "keyless-secrets",
+            "keyless-audit",
+            "deploy",
+        ],
+        cwd=project.path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert "json schema validated" in output
+    assert re.search(r"PASS\s+deploy", output), output
+    assert re.search(r"PASS\s+keyless-audit", output), output
+    assert re.search(r"FAIL\s+keyless-secrets", output), output
+    assert "deployed with the password from Vault" in output
+    assert re.search(r"deploy\s+Running after script", output), output
+    assert "revoke failed" not in output
+    assert vault_server.password not in output
+    artifacts = project.path / ".gitlab-ci-local" / "artifacts"
+    report = json.loads(
+        (artifacts / "keyless-secrets" / "gl-secret-detection-report.json").read_text()
+    )
+    assert [item["location"]["file"] for item in report["vulnerabilities"]] == ["leak.py"]
+    quality = json.loads((artifacts / "keyless-audit" / "gl-code-quality-report.json").read_text())
+    assert quality == []
