@@ -450,8 +450,8 @@ def test_vault_mode_exports_and_revokes(
     # The documented final step: `- if: always()` / `run: keyless revoke`.
     revoke = runner.run_step(job, "keyless revoke")
     assert revoke.returncode == 0, revoke.stdout + revoke.stderr
-    refused = requests.get(lookup, headers={"X-Vault-Token": vault_token}, timeout=10)
-    assert refused.status_code == 403
+    revoked = requests.get(lookup, headers={"X-Vault-Token": vault_token}, timeout=10)
+    assert revoked.status_code == 403
     assert job.env["APP_PASSWORD"] == ""
     assert job.env["VAULT_TOKEN"] == ""
     leftovers = [
@@ -469,7 +469,7 @@ def test_vault_mode_exports_and_revokes(
 def test_vault_mode_without_id_token_permission(
     snapshot: Snapshot, workspace: GitRepo, installed: Path, vault_server: VaultServer
 ) -> None:
-    """Without ACTIONS_ID_TOKEN_REQUEST_* the job lacks `id-token: write`; say so."""
+    """Without ACTIONS_ID_TOKEN_REQUEST_* the job lacks `id-token: write`; the error names it."""
     runner = _runner(snapshot, workspace, installed)
     run = runner.run(
         {

@@ -349,6 +349,7 @@ def test_components_in_gitlab_ci_local(
     )
     project.write("leak.py", f'TOKEN = "{github_token()}"\n')
     project.commit("pipeline")
+
     # gitlab-ci-local does not request id_tokens, so the job's token comes as a variable.
     id_token = oidc_issuer_session.mint(audience=VAULT_AUDIENCE, flavor="gitlab")
     env = dict(os.environ)
@@ -372,6 +373,7 @@ def test_components_in_gitlab_ci_local(
         timeout=300,
         check=False,
     )
+
     output = proc.stdout + proc.stderr
     assert "json schema validated" in output
     assert re.search(r"PASS\s+deploy", output), output
