@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -17,7 +16,6 @@ import pytest
 import requests
 import yaml
 
-from keyless.commands import audit, scan
 from tests.conftest import GitRepo
 from tests.fakes import github_token
 from tests.integrations.conftest import VAULT_AUDIENCE, VaultServer
@@ -30,18 +28,6 @@ EXCHANGES = ("vault", "aws", "gcp", "azure")
 SCANS = {"secrets": "secret_detection", "history": "secret_detection", "audit": "codequality"}
 # The `keyless` of this interpreter, so jobs run the code under test with `install: ""`.
 KEYLESS_BIN = str(Path(sys.executable).parent)
-
-
-def _flags(module: Any) -> set[str]:
-    parser = argparse.ArgumentParser()
-    module.add_arguments(parser)
-    return {flag for action in parser._actions for flag in action.option_strings}
-
-
-needs_report_files = pytest.mark.skipif(
-    "--gitlab-output" not in _flags(scan) or "--codequality-output" not in _flags(audit),
-    reason="TODO: enable when --gitlab-output and --codequality-output are available",
-)
 
 
 def _spec(name: str) -> dict[str, Any]:
@@ -117,7 +103,6 @@ def _variables(project: GitRepo, **extra: str) -> dict[str, str]:
     return predefined_variables(project.path, head, **extra)
 
 
-@needs_report_files
 def test_secrets_component_report(project: GitRepo) -> None:
     token = github_token()
     project.write("deploy/settings.py", f'TOKEN = "{token}"\n')
@@ -132,7 +117,6 @@ def test_secrets_component_report(project: GitRepo) -> None:
     assert paths == ["deploy/settings.py"]
 
 
-@needs_report_files
 def test_history_component_push_range(project: GitRepo) -> None:
     before = project.git("rev-parse", "HEAD").strip()
     project.write("deploy.sh", f"export GITHUB_TOKEN={github_token()}\n")
@@ -148,7 +132,6 @@ def test_history_component_push_range(project: GitRepo) -> None:
     assert [item["location"]["file"] for item in report["vulnerabilities"]] == ["deploy.sh"]
 
 
-@needs_report_files
 def test_audit_component_code_quality(project: GitRepo) -> None:
     project.write(
         ".gitlab-ci.yml",
