@@ -136,7 +136,7 @@ scan_mode() {
     } >>"$GITHUB_OUTPUT"
     if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
         {
-            echo "### keyless"
+            echo "### keyless checks"
             echo ""
             echo "| check | result |"
             echo "| --- | --- |"
