@@ -228,6 +228,10 @@ def scan_history(
 
     if len(ranges) > 1:
         _load_detectors(engine)
+    else:
+        # One range spends much of its time waiting for git's output, so load the
+        # detect-secrets plugins during that wait rather than when a line needs them.
+        threading.Thread(target=_load_detectors, args=(engine,), daemon=True).start()
     results: list[RangeResult] = run_ranges(ranges, run_range, count)
     for result, _ in results:
         for sighting in result.sightings:
