@@ -1,8 +1,10 @@
 """Run git safely on repositories that may be hostile.
 
 Every call passes argument lists (no shell) and config overrides that stop a
-repository's own settings from running programs: hooks, fsmonitor, pagers,
-external diff drivers and textconv. Callers read blobs with `cat-file`, which
+repository's own settings from running programs (hooks, fsmonitor, pagers,
+external diff drivers, textconv, signature verification, credential helpers) and
+from changing the output keyless parses, and that show objects as stored, without
+replace refs or grafts. Callers read blobs with `cat-file`, which
 never applies clean or smudge filters.
 """
 
@@ -16,23 +18,55 @@ from pathlib import Path
 from keyless.errors import Error
 from keyless.logs import logger
 
-# `-c` overrides placed before every git subcommand.
-SAFE_CONFIG: tuple[str, ...] = (
-    "-c",
-    "core.hooksPath=/dev/null",
-    "-c",
-    "core.fsmonitor=false",
-    "-c",
-    "core.untrackedCache=false",
-    "-c",
-    "core.pager=cat",
-    "-c",
-    "diff.external=",
-    "-c",
-    "core.quotePath=false",
-    "-c",
-    "protocol.allow=never",
+# Settings forced on every git call. A repository's config (or one it includes) can
+# name programs to run and can change the output keyless parses; command-line `-c`
+# values override both. Programs are pointed at `false`, which does nothing.
+_OVERRIDES: tuple[tuple[str, str], ...] = (
+    # Programs git could run.
+    ("core.hooksPath", "/dev/null"),
+    ("core.fsmonitor", "false"),
+    ("core.untrackedCache", "false"),
+    ("core.pager", "cat"),
+    ("core.editor", "false"),
+    ("core.askPass", ""),
+    ("core.sshCommand", "false"),
+    ("core.alternateRefsCommand", ""),
+    ("credential.helper", ""),
+    ("diff.external", ""),
+    ("log.showSignature", "false"),
+    ("gpg.program", "false"),
+    ("gpg.openpgp.program", "false"),
+    ("gpg.x509.program", "false"),
+    ("gpg.ssh.program", "false"),
+    ("gpg.ssh.defaultKeyCommand", "false"),
+    ("gc.auto", "0"),
+    ("maintenance.auto", "false"),
+    ("protocol.allow", "never"),
+    # Output keyless parses: paths, encodings, prefixes, hunks, colours, formats.
+    ("core.quotePath", "false"),
+    ("i18n.logOutputEncoding", "UTF-8"),
+    ("log.mailmap", "false"),
+    ("log.showRoot", "true"),
+    ("log.decorate", "false"),
+    ("format.pretty", "medium"),
+    ("color.ui", "never"),
+    ("color.diff", "never"),
+    ("diff.noprefix", "false"),
+    ("diff.mnemonicPrefix", "false"),
+    ("diff.relative", "false"),
+    ("diff.interHunkContext", "0"),
+    ("diff.submodule", "short"),
+    ("diff.suppressBlankEmpty", "false"),
 )
+
+# `-c` overrides placed before every git subcommand.
+SAFE_CONFIG: tuple[str, ...] = tuple(
+    item for key, value in _OVERRIDES for item in ("-c", f"{key}={value}")
+)
+
+# Options placed before the overrides: no pager, and objects as stored, so replace
+# refs (`git replace`) cannot show a clean object in place of one holding a secret.
+_GLOBAL_OPTIONS: tuple[str, ...] = ("--no-pager", "--no-replace-objects")
 
 
 class GitError(Error):
@@ -49,15 +83,19 @@ def git_env() -> dict[str, str]:
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_OPTIONAL_LOCKS": "0",
             "LC_ALL": "C",
+            "GIT_NO_REPLACE_OBJECTS": "1",
+            # Grafts (`info/grafts`) rewrite parents, which could hide commits.
+            "GIT_GRAFT_FILE": os.devnull,
         }
     )
-    env.pop("GIT_EXTERNAL_DIFF", None)
+    for name in ("GIT_EXTERNAL_DIFF", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_SSH", "GIT_SSH_COMMAND"):
+        env.pop(name, None)
     return env
 
 
 def command(args: Sequence[str]) -> list[str]:
     """Return the full argv for `git args` with the safety overrides."""
-    return ["git", *SAFE_CONFIG, *args]
+    return ["git", *_GLOBAL_OPTIONS, *SAFE_CONFIG, *args]
 
 
 def run(args: Sequence[str], cwd: Path, *, input: bytes | None = None, check: bool = True) -> bytes:
