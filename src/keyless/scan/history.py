@@ -576,9 +576,10 @@ def _present_at_tip(
     found: dict[str, set[tuple[str, str]]] = {}
     for path, data in contents.items():
         decoded = decode(data)
-        if decoded is None:
-            continue
-        found[path] = {(f.rule_id, f.key) for f in engine.scan(path, decoded.text).findings}
+        # A file that became binary (a NUL byte, say) can still hold the secret: scan
+        # its bytes as text, as the commit that added the secret was.
+        text = decoded.text if decoded is not None else data.decode("utf-8", "replace")
+        found[path] = {(f.rule_id, f.key) for f in engine.scan(path, text).findings}
     present = set()
     for key, entry in secrets.items():
         if any(key in found.get(s.finding.path, set()) for s in entry.sightings):
@@ -587,25 +588,29 @@ def _present_at_tip(
 
 
 def _read_at(root: Path, commit: str, paths: Sequence[str]) -> dict[str, bytes]:
-    """Read `commit:path` for each path; paths missing at that commit are left out."""
+    """Read each path's blob at `commit`; paths missing at that commit are left out.
+
+    Blobs are looked up by id from `git ls-tree -z`, never by `commit:path` lines, so
+    a path holding a newline cannot shift the answers for other paths.
+    """
     if not paths:
         return {}
-    request = "".join(f"{commit}:{path}\n" for path in paths).encode("utf-8", "surrogateescape")
-    out = git.run(["cat-file", "--batch"], root, input=request)
-    contents: dict[str, bytes] = {}
-    position = 0
-    for path in paths:
-        header_end = out.index(b"\n", position)
-        header = out[position:header_end].split()
-        position = header_end + 1
-        if len(header) != 3 or header[1] != b"blob":
-            if len(header) == 3:
-                position += int(header[2]) + 1
+    wanted = set(paths)
+    listing = git.run(["ls-tree", "-r", "-z", "--full-tree", commit], root)
+    blobs: dict[str, str] = {}
+    for entry in listing.split(b"\0"):
+        info, tab, name = entry.partition(b"\t")
+        fields = info.split()
+        if not tab or len(fields) != 3 or fields[1] != b"blob":
             continue
-        size = int(header[2])
-        contents[path] = out[position : position + size]
-        position += size + 1
-    return contents
+        path = name.decode("utf-8", "surrogateescape")
+        if path in wanted:
+            blobs[path] = fields[2].decode("ascii")
+    if not blobs:
+        return {}
+    sizes = _blob_sizes(root, sorted(set(blobs.values())))
+    data = dict(_read_blobs(root, [b for b in sorted(set(blobs.values())) if b in sizes], sizes))
+    return {path: data[blob] for path, blob in blobs.items() if blob in data}
 
 
 def _commit_details(root: Path, shas: list[str]) -> dict[str, Commit]:
