@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import GitRepo
 from tests.fakes import github_token
-from tests.test_history import only_finding, scan
+from tests.test_history import only_finding, scan, set_date
 
 
 def test_newline_in_file_name_shifts_no_other_path(
@@ -42,3 +42,49 @@ def test_secret_in_file_that_became_binary_is_present(
     assert finding["first_seen"]["sha"] == added
     assert finding["present_at_tip"] is True
     assert finding["last_seen"]["sha"] == tip
+
+
+def test_first_seen_follows_ancestry_not_dates(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = github_token()
+    set_date(monkeypatch, "2020-01-01T00:00:00Z")
+    repo.write("README.md", "hello\n")
+    repo.commit("start")
+    set_date(monkeypatch, "2024-06-01T00:00:00Z")
+    repo.write("first.env", f"TOKEN={token}\n")
+    first = repo.commit("add the token")
+    # A child whose clock was wrong: older date, same secret in another file.
+    set_date(monkeypatch, "2021-01-01T00:00:00Z")
+    repo.write("second.env", f"TOKEN={token}\n")
+    repo.commit("copy the token")
+
+    code, document, _ = scan(repo, capsys, monkeypatch)
+
+    assert code == 1
+    finding = only_finding(document)
+    assert finding["first_seen"]["sha"] == first
+    assert finding["path"] == "first.env"
+    assert finding["paths"] == ["first.env", "second.env"]
+
+
+def test_first_seen_between_unrelated_commits_is_the_older(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = github_token()
+    set_date(monkeypatch, "2020-01-01T00:00:00Z")
+    repo.write("README.md", "hello\n")
+    repo.commit("start")
+    repo.git("branch", "side")
+    set_date(monkeypatch, "2024-06-01T00:00:00Z")
+    repo.write("main.env", f"TOKEN={token}\n")
+    repo.commit("add on main")
+    repo.git("checkout", "-q", "side")
+    set_date(monkeypatch, "2022-01-01T00:00:00Z")
+    repo.write("side.env", f"TOKEN={token}\n")
+    side = repo.commit("add on side")
+
+    code, document, _ = scan(repo, capsys, monkeypatch)
+
+    assert code == 1
+    assert only_finding(document)["first_seen"]["sha"] == side

@@ -145,8 +145,8 @@ def _select_range(root: Path, commit_range: str) -> Selection:
 
 
 def list_commits(root: Path, selection: Selection) -> list[tuple[str, int]]:
-    """Return (SHA, committer time) of each selected commit, newest first."""
-    out = git.run(["log", "--format=%H %ct", *selection.revisions, "--"], root)
+    """Return (SHA, committer time) of each selected commit, children before parents."""
+    out = git.run(["log", "--topo-order", "--format=%H %ct", *selection.revisions, "--"], root)
     commits = []
     for line in out.decode("ascii").splitlines():
         sha, _, time = line.partition(" ")
@@ -492,7 +492,7 @@ def _aggregate(
     commits = _commit_details(root, sorted(commit_shas))
     findings = []
     for key, entry in secrets.items():
-        first = min(entry.sightings, key=lambda s: (s.commit.time, -order.get(s.commit.sha, 0)))
+        first = _first_sighting(root, entry.sightings, order)
         first_commit = commits[first.commit.sha]
         last_commit = commits.get(last_shas[key], first_commit)
         paths = sorted({s.finding.path for s in entry.sightings})
@@ -509,6 +509,45 @@ def _aggregate(
         findings.append(finding)
     findings.sort(key=lambda f: -(f.history.exposure_days if f.history else 0.0))
     return findings
+
+
+# Above this many commits adding one secret, the first is taken from topological order
+# alone, without asking git about each pair.
+_MAX_ANCESTRY_CHECKS = 8
+
+
+def _first_sighting(root: Path, sightings: list[Sighting], order: dict[str, int]) -> Sighting:
+    """Return the sighting in the earliest commit: one with no other sighting before it.
+
+    `order` numbers commits children first, so an ancestor always has a larger number
+    than its descendants. Among commits that are not ancestors of one another, the
+    earliest committer date wins: dates can be skewed, ancestry cannot.
+    """
+    by_commit: dict[str, Sighting] = {}
+    for sighting in sorted(sightings, key=lambda s: (s.finding.path, s.finding.location.line)):
+        by_commit.setdefault(sighting.commit.sha, sighting)
+    candidates = sorted(
+        by_commit.values(), key=lambda s: (s.commit.time, -order.get(s.commit.sha, 0))
+    )
+    if len(candidates) == 1:
+        return candidates[0]
+    if len(candidates) > _MAX_ANCESTRY_CHECKS:
+        return max(candidates, key=lambda s: order.get(s.commit.sha, 0))
+    for candidate in candidates:
+        position = order.get(candidate.commit.sha, 0)
+        # Only a commit numbered after this one can be its ancestor.
+        older = [c for c in candidates if order.get(c.commit.sha, 0) > position]
+        if not any(_is_ancestor(root, c.commit.sha, candidate.commit.sha) for c in older):
+            return candidate
+    return candidates[0]
+
+
+def _is_ancestor(root: Path, ancestor: str, commit: str) -> bool:
+    args = ["merge-base", "--is-ancestor", ancestor, commit]
+    proc = subprocess.run(
+        git.command(args), cwd=root, capture_output=True, env=git.git_env(), check=False
+    )
+    return proc.returncode == 0
 
 
 def _last_seen(entry: _Secret, present: bool, tip: str | None, times: dict[str, int]) -> str:
