@@ -88,3 +88,28 @@ def test_first_seen_between_unrelated_commits_is_the_older(
 
     assert code == 1
     assert only_finding(document)["first_seen"]["sha"] == side
+
+
+def test_secret_appended_to_oversize_file_is_found(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = github_token()
+    filler = "".join(f"filler line {n}\n" for n in range(2000))
+    repo.write("big.log", filler)
+    repo.commit("add a large log")
+    repo.write("big.log", filler + f"T={token}\n")
+    appended = repo.commit("append to the log")
+    repo.write("excluded/big.bin", b"\0" * 64)
+    repo.commit("add an excluded binary file")
+
+    code, document, err = scan(
+        repo, capsys, monkeypatch, "--max-file-size", "10KiB", "--exclude", "excluded", "-v"
+    )
+
+    assert code == 1
+    finding = only_finding(document)
+    assert finding["first_seen"]["sha"] == appended
+    assert finding["line"] == 2001
+    assert finding["present_at_tip"] is True
+    assert document["skipped"] == {"excluded": 1, "too-large": 1}
+    assert "skipped 1 file version(s) (too-large): big.log" in err

@@ -11,12 +11,13 @@ from keyless import git
 from keyless.commands.reporting import finish
 from keyless.commands.scanning import ScanSetup
 from keyless.errors import ExitCode, UsageError
-from keyless.findings import Finding
+from keyless.findings import Finding, escape_undecodable
 from keyless.logs import logger
 from keyless.report.model import Report
 from keyless.scan import baseline as baselines
 from keyless.scan import history
 from keyless.scan.sources import Skipped
+from keyless.terminal import safe_line
 
 
 def run_history(args: argparse.Namespace) -> int:
@@ -62,6 +63,16 @@ def run_history(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     notes.extend(outcome.notes)
+    for reason, examples in sorted(skipped.examples.items()):
+        names = ", ".join(safe_line(escape_undecodable(path)) for path in examples[:5])
+        more = ", ..." if skipped.counts[reason] > len(examples[:5]) else ""
+        logger.info(
+            "history: skipped %d file version(s) (%s): %s%s",
+            skipped.counts[reason],
+            reason,
+            names,
+            more,
+        )
 
     findings = outcome.findings
     baselined = 0

@@ -234,7 +234,7 @@ def scan_history(
             sighting.finding.secret = reregister(sighting.finding.secret)
 
     sightings: list[Sighting] = []
-    binary_blobs: list[tuple[str, str, CommitHeader]] = []
+    binary_blobs: list[tuple[str, str, CommitHeader, str | None]] = []
     submodules: set[str] = set()
     for result, range_skipped in results:
         sightings.extend(result.sightings)
@@ -379,7 +379,7 @@ def _read_blocks(stream: IO[bytes] | None, scanner: PatchScanner) -> None:
 def _scan_binary_sections(
     root: Path,
     engine: Engine,
-    sections: list[tuple[str, str, CommitHeader]],
+    sections: list[tuple[str, str, CommitHeader, str | None]],
     max_size: int,
     skipped: Skipped,
 ) -> list[Sighting]:
@@ -388,23 +388,34 @@ def _scan_binary_sections(
     git shows a file as binary when it has a NUL byte, when it is over
     core.bigFileThreshold (set to the size limit), or when a `.gitattributes` file
     marks it `-diff` or `binary`. A repository could hide text from the diff that
-    way, so every blob within the size limit is read, decoded and scanned whole.
+    way, so every blob within the size limit is read, decoded and scanned whole. A
+    changed blob over the limit is diffed against its first parent's version, and
+    the lines added to it are scanned when they are within the limit, so secrets
+    appended to a large text file are not lost.
     """
     if not sections:
         return []
     by_blob: dict[str, list[tuple[str, CommitHeader]]] = {}
-    for blob, path, commit in sections:
+    oversize_changes: list[tuple[str, str, str, CommitHeader]] = []
+    for blob, path, commit, _ in sections:
         by_blob.setdefault(blob, []).append((path, commit))
     sizes = _blob_sizes(root, list(by_blob))
     readable = []
     for blob, uses in by_blob.items():
         size = sizes.get(blob)
-        if size is None or size > max_size:
-            reason = "missing" if size is None else "too-large"
+        if size is None:
             for path, _ in uses:
-                skipped.add(reason, path)
-        else:
+                skipped.add("missing", path)
+        elif size <= max_size:
             readable.append(blob)
+    for blob, path, commit, before in sections:
+        size = sizes.get(blob)
+        if size is None or size <= max_size:
+            continue
+        if before is None:
+            skipped.add("too-large", path)
+        else:
+            oversize_changes.append((before, blob, path, commit))
     sightings = []
     for blob, data in _read_blobs(root, readable, sizes):
         decoded = decode(data)
@@ -414,7 +425,46 @@ def _scan_binary_sections(
                 continue
             for finding in engine.scan(path, decoded.text).findings:
                 sightings.append(Sighting(commit, finding))
+    for before, blob, path, commit in oversize_changes:
+        sightings.extend(
+            _scan_oversize_change(root, engine, before, blob, path, commit, max_size, skipped)
+        )
     return sightings
+
+
+def _scan_oversize_change(
+    root: Path,
+    engine: Engine,
+    before: str,
+    after: str,
+    path: str,
+    commit: CommitHeader,
+    max_size: int,
+    skipped: Skipped,
+) -> list[Sighting]:
+    """Scan the lines a commit added to a blob over the size limit."""
+    out = git.run(
+        [
+            # Any size: git diffs the two blobs, and only the added lines are kept.
+            "-c",
+            "core.bigFileThreshold=64g",
+            "diff",
+            "-U0",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-color",
+            before,
+            after,
+        ],
+        root,
+    )
+    header_end = out.find(b"\n@@")
+    if header_end < 0:
+        skipped.add("binary" if b"Binary files " in out else "too-large", path)
+        return []
+    scanner = PatchScanner(engine, skipped, max_size=max_size, exclude=[])
+    scanner.scan_added(path, out[header_end + 1 :], commit)
+    return scanner.result.sightings
 
 
 def _blob_sizes(root: Path, blobs: list[str]) -> dict[str, int]:
