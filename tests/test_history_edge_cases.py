@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from keyless.cli import main
 from tests.conftest import GitRepo
 from tests.fakes import github_token
 from tests.test_history import only_finding, scan, set_date
@@ -113,3 +114,33 @@ def test_secret_appended_to_oversize_file_is_found(
     assert finding["present_at_tip"] is True
     assert document["skipped"] == {"excluded": 1, "too-large": 1}
     assert "skipped 1 file version(s) (too-large): big.log" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--range", ""], "--range is empty"),
+        (["--range", " "], "--range is empty"),
+        (["--branch", ""], "--branch is empty"),
+        (["--since", ""], "--since is empty"),
+        (["--range", "..main"], "--range ..main: the start of the range is empty"),
+    ],
+    ids=["range", "range-blank", "branch", "since", "range-no-start"],
+)
+def test_empty_selection_is_usage_error(
+    repo: GitRepo,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    message: str,
+) -> None:
+    repo.write("app.env", f"TOKEN={github_token()}\n")
+    repo.commit("start")
+    monkeypatch.chdir(repo.path)
+
+    code = main(["scan", "--format", "json", *args])
+
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert message in captured.err

@@ -48,7 +48,6 @@ _READ_SIZE = 1 << 22
 # Below this many commits one git process is faster than starting several.
 _MIN_COMMITS_PER_PROCESS = 1000
 _MAX_PROCESSES = 4
-_NULL_SHA = "0" * 40
 _SECONDS_PER_DAY = 86400.0
 # Bytes of blob content read per `git cat-file --batch` call for binary sections.
 _BLOB_BATCH_BYTES = 32 << 20
@@ -136,12 +135,23 @@ def _select_range(root: Path, commit_range: str) -> Selection:
             f"--range {commit_range}: expected A..B, such as main..HEAD or the pushed range "
             "BEFORE..AFTER"
         )
+    if not start:
+        raise UsageError(
+            f"--range {commit_range}: the start of the range is empty",
+            hint="give both ends, such as main..HEAD; to scan everything reachable from "
+            f"{end}, use --branch {end}",
+        )
     tip = resolve_commit(root, end, "--range")
-    if not start or start == _NULL_SHA:
-        # A push that creates a branch reports forty zeros as its "before" commit.
+    if _is_null(start):
+        # A push that creates a branch reports zeros as its "before" commit: forty of
+        # them, or sixty-four in a SHA-256 repository.
         return Selection((tip,), tip, f"commits reachable from {end}")
     base = resolve_commit(root, start, "--range")
     return Selection((tip, "^" + base), tip, f"commits in {commit_range}")
+
+
+def _is_null(revision: str) -> bool:
+    return len(revision) in (40, 64) and not revision.strip("0")
 
 
 def list_commits(root: Path, selection: Selection) -> list[tuple[str, int]]:
