@@ -144,3 +144,25 @@ def test_empty_selection_is_usage_error(
     assert code == 2
     assert captured.out == ""
     assert message in captured.err
+
+
+@pytest.mark.parametrize("args", [["--history"], []], ids=["history", "work-tree"])
+def test_repository_of_another_user_is_named(
+    repo: GitRepo,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+) -> None:
+    repo.write("app.env", f"TOKEN={github_token()}\n")
+    repo.commit("start")
+    monkeypatch.chdir(repo.path)
+    # git's own switch for treating the repository as owned by someone else.
+    monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
+
+    code = main(["scan", "--format", "json", *args])
+
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert "git refused the repository: detected dubious ownership" in captured.err
+    assert "safe.directory" in captured.err

@@ -11,6 +11,8 @@ never applies clean or smudge filters.
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -126,14 +128,42 @@ def popen(args: Sequence[str], cwd: Path, **kwargs: object) -> subprocess.Popen[
 
 
 def toplevel(path: Path) -> Path | None:
-    """Return the root of the work tree containing `path`, or None outside one."""
+    """Return the root of the work tree containing `path`, or None outside one.
+
+    Raise GitError when git refuses the repository, as it does for one owned by
+    another user, so callers do not take it for a plain folder.
+    """
     directory = path if path.is_dir() else path.parent
     try:
-        out = run(["rev-parse", "--show-toplevel"], directory, check=False)
-    except GitError:
+        proc = subprocess.run(
+            command(["rev-parse", "--show-toplevel"]),
+            cwd=directory,
+            capture_output=True,
+            env=git_env(),
+            check=False,
+        )
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    text = out.decode("utf-8", "surrogateescape").strip()
+    if proc.returncode != 0:
+        refused(proc.stderr, directory)
+        return None
+    text = proc.stdout.decode("utf-8", "surrogateescape").strip()
     return Path(text) if text else None
+
+
+def refused(stderr: bytes, directory: Path) -> None:
+    """Raise GitError when git's message says it refused to open the repository."""
+    message = stderr.decode("utf-8", "replace").strip()
+    if "dubious ownership" in message:
+        first = message.splitlines()[0].removeprefix("fatal: ")
+        match = re.search(r"at '(.*)'", first)
+        where = match.group(1) if match else str(directory)
+        raise GitError(
+            f"{directory}: git refused the repository: {first}",
+            hint="the repository belongs to another user; if you trust it, mark it safe "
+            f"with `git config --global --add safe.directory {shlex.quote(where)}` and run "
+            "keyless again",
+        )
 
 
 def head_commit(root: Path) -> str | None:

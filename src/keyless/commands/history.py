@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -118,8 +119,15 @@ def _per_path(findings: list[Finding]) -> list[Finding]:
 
 def _git_dir_root(cwd: Path) -> Path:
     """Return the folder to run git in for a bare repository, or raise outside any."""
-    out = git.run(["rev-parse", "--git-dir"], cwd, check=False).decode().strip()
-    if not out:
+    proc = subprocess.run(
+        git.command(["rev-parse", "--git-dir"]),
+        cwd=cwd,
+        capture_output=True,
+        env=git.git_env(),
+        check=False,
+    )
+    git.refused(proc.stderr, cwd)
+    if not proc.stdout.strip():
         raise UsageError(
             f"{cwd}: not inside a git repository, so there is no history to scan",
             hint="run keyless scan --history inside a clone",
