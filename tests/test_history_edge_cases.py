@@ -166,3 +166,19 @@ def test_repository_of_another_user_is_named(
     assert captured.out == ""
     assert "git refused the repository: detected dubious ownership" in captured.err
     assert "safe.directory" in captured.err
+
+
+def test_removal_pass_is_logged(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo.write("app.env", f"TOKEN={github_token()}\n")
+    added = repo.commit("add token")
+    repo.write("app.env", "TOKEN=from-the-vault\n")
+    repo.commit("remove token")
+
+    code, document, err = scan(repo, capsys, monkeypatch, "-v")
+
+    assert code == 1
+    assert only_finding(document)["last_seen"]["sha"] == added
+    assert "finding when 1 secret(s) no longer at the tip were removed" in err
+    assert "removal pass read 1 commit(s)" in err

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -30,6 +31,7 @@ from typing import IO, cast
 from keyless import git
 from keyless.errors import UsageError
 from keyless.findings import Commit, Finding, History
+from keyless.logs import logger
 from keyless.scan.engine import Engine
 from keyless.scan.history_workers import reregister, run_ranges
 from keyless.scan.patches import (
@@ -638,10 +640,19 @@ def _removals(
 ) -> dict[tuple[str, str], list[Removal]]:
     """Find the commits whose removed lines contain each secret.
 
-    This second pass reads only the history of the paths the secrets were seen at,
-    so it costs little next to the main scan, which skips removed lines.
+    This second pass reads the history of the paths the secrets were seen at. git
+    still walks every selected commit to find those that touch the paths, so on a
+    long history it can take as long as the main scan; only ordinary commits that
+    change or delete a path are diffed.
     """
     paths = sorted({s.finding.path for e in secrets.values() for s in e.sightings})
+    logger.info(
+        "history: finding when %d secret(s) no longer at the tip were removed, "
+        "in the history of %d path(s)",
+        len(secrets),
+        len(paths),
+    )
+    started = time.monotonic()
     scanner = PatchScanner(engine, Skipped(), max_size=max_size, exclude=[], removed=True)
     args = [
         "-c",
@@ -656,11 +667,20 @@ def _removals(
         "--src-prefix=a/",
         "--dst-prefix=b/",
         "--format=%x00%H %ct %P",
+        # Only changed, deleted or retyped files have removed lines; merges are not
+        # diffed (their parents' own commits are).
+        "--diff-filter=MDT",
+        "--no-merges",
         *selection.revisions,
         "--",
         *(f":(literal){path}" for path in paths),
     ]
     _stream(root, [], max_size, scanner, args)
+    logger.info(
+        "history: removal pass read %d commit(s) in %.1f s",
+        scanner.result.commits,
+        time.monotonic() - started,
+    )
     return {k: v for k, v in scanner.result.removals.items() if k in secrets}
 
 
