@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from keyless.cli import main
@@ -182,3 +185,118 @@ def test_removal_pass_is_logged(
     assert only_finding(document)["last_seen"]["sha"] == added
     assert "finding when 1 secret(s) no longer at the tip were removed" in err
     assert "removal pass read 1 commit(s)" in err
+
+
+def test_shallow_note_counts_only_missing_parents(
+    repo: GitRepo,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for number in range(5):
+        repo.write("notes.txt", f"note {number}\n")
+        repo.commit(f"note {number}")
+    repo.git("branch", "old", "HEAD~2")
+    clone = tmp_path / "shallow"
+    subprocess.run(
+        [
+            "git",
+            "clone",
+            "-q",
+            "--depth",
+            "2",
+            "--single-branch",
+            f"file://{repo.path}",
+            str(clone),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    # Fetching `old` shallowly brings the first boundary's parent in as a second boundary.
+    subprocess.run(
+        ["git", "fetch", "-q", "--depth", "1", "origin", "old:old"],
+        cwd=clone,
+        check=True,
+        capture_output=True,
+    )
+    shallow = GitRepo.__new__(GitRepo)
+    shallow.path = clone
+    assert len((clone / ".git" / "shallow").read_text().split()) == 2
+
+    code, document, _ = scan(shallow, capsys, monkeypatch)
+
+    assert code == 0
+    note = next(n for n in document["notes"] if n.startswith("shallow clone"))
+    assert "history stops at 2 commit(s) whose 1 parent commit(s)" in note
+
+
+def test_branch_naming_a_blob_names_its_type(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo.write("README.md", "hello\n")
+    repo.commit("start")
+    blob = repo.git("rev-parse", "HEAD:README.md").strip()
+    repo.git("tag", "readme-blob", blob)
+
+    code, _, err = scan(repo, capsys, monkeypatch, "--branch", "readme-blob")
+
+    assert code == 2
+    assert f"--branch readme-blob: names a blob ({blob}), not a commit" in err
+
+
+def test_message_search_revision(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo.write("a.env", f"A={github_token()}\n")
+    first = repo.commit("fix typo in a")
+    repo.write("b.env", f"B={github_token()}\n")
+    second = repo.commit("add b")
+
+    code, document, _ = scan(repo, capsys, monkeypatch, "--since", ":/fix typo")
+
+    assert code == 1
+    assert [f["first_seen"]["sha"] for f in document["findings"]] == [second]
+    assert first != second
+
+
+def test_staged_with_branch_names_branch(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo.write("README.md", "hello\n")
+    repo.commit("start")
+
+    monkeypatch.chdir(repo.path)
+
+    code = main(["scan", "--branch", "main", "--staged"])
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--staged cannot be combined with --branch (it implies --history)" in err
+
+
+def test_range_in_empty_repository(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = scan(repo, capsys, monkeypatch, "--range", "HEAD~1..HEAD")
+
+    assert code == 2
+    assert "--range HEAD: the repository has no commits yet" in err
+
+
+def test_new_branch_range_with_sha256_zeros(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "sha256"
+    path.mkdir()
+    subprocess.run(
+        ["git", "init", "-q", "-b", "main", "--object-format=sha256"], cwd=path, check=True
+    )
+    repo = GitRepo.__new__(GitRepo)
+    repo.path = path
+    repo.write("a.env", f"A={github_token()}\n")
+    added = repo.commit("add")
+
+    code, document, _ = scan(repo, capsys, monkeypatch, "--range", f"{'0' * 64}..main")
+
+    assert code == 1
+    assert only_finding(document)["first_seen"]["sha"] == added

@@ -31,7 +31,19 @@ def run_history(args: argparse.Namespace) -> int:
             hint="history scans whole commits; use --exclude GLOB to leave paths out",
         )
     if args.staged:
-        raise UsageError("--staged cannot be combined with --history")
+        given = next(
+            (
+                f"--{name}"
+                for name in ("history", "branch", "since", "range")
+                if getattr(args, name)
+            ),
+            "--history",
+        )
+        implied = "" if given == "--history" else " (it implies --history)"
+        raise UsageError(
+            f"--staged cannot be combined with {given}{implied}",
+            hint="scan staged changes and history in separate runs",
+        )
     started = datetime.now(timezone.utc)
     root = git.toplevel(Path.cwd()) or _git_dir_root(Path.cwd())
     setup = ScanSetup.create(args, root)

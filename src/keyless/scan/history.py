@@ -86,19 +86,35 @@ class HistoryOutcome:
 
 
 def resolve_commit(root: Path, revision: str, option: str) -> str:
-    """Return the SHA of `revision`, or raise a UsageError that names the option."""
+    """Return the SHA of the commit `revision` names, or raise a UsageError naming the option.
+
+    The revision is resolved first and peeled to a commit after, so revisions that
+    take the rest of the text as a pattern, such as `:/fix typo`, work too.
+    """
     out = git.run(
-        ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"],
-        root,
-        check=False,
+        ["rev-parse", "--verify", "--quiet", "--end-of-options", revision], root, check=False
     )
-    sha = out.decode().strip()
-    if not sha:
+    name = out.decode().strip()
+    if not name:
+        if git.head_commit(root) is None and not git.run(["for-each-ref", "--count=1"], root):
+            raise UsageError(
+                f"{option} {revision}: the repository has no commits yet",
+                hint="commit something first, or scan the files with `keyless scan`",
+            )
         raise UsageError(
             f"{option} {revision}: no such commit in this repository",
             hint="check the name; in a shallow CI clone the commit may not have been "
             "fetched, so fetch the full history (actions/checkout `fetch-depth: 0`, "
             "GitLab `GIT_DEPTH: 0`, or `git fetch --unshallow`)",
+        )
+    peeled = git.run(["rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"], root, check=False)
+    sha = peeled.decode().strip()
+    if not sha:
+        kind = git.run(["cat-file", "-t", name], root, check=False).decode().strip()
+        raise UsageError(
+            f"{option} {revision}: names a {kind or 'non-commit object'} ({name}), not a commit",
+            hint="history scans start from commits: give a branch, a tag of a commit, or a "
+            "commit SHA",
         )
     return sha
 
@@ -185,7 +201,13 @@ def shallow_clone(root: Path, shas: set[str]) -> ShallowClone | None:
         # The commit objects still name their parents; git hides them in a shallow clone.
         request = "".join(f"{sha}\n" for sha in inside).encode()
         raw = git.run(["cat-file", "--batch"], root, input=request)
-        missing = raw.count(b"\nparent ")
+        parents = {
+            line[7:].decode("ascii") for line in raw.split(b"\n") if line.startswith(b"parent ")
+        }
+        # A parent can be present all the same, fetched through another ref.
+        check = "".join(f"{sha}\n" for sha in sorted(parents)).encode()
+        found = git.run(["cat-file", "--batch-check=%(objectname)"], root, input=check)
+        missing = sum(1 for line in found.decode("ascii").splitlines() if line.endswith(" missing"))
     return ShallowClone(boundary=len(inside), missing_parents=missing)
 
 
