@@ -300,3 +300,30 @@ def test_new_branch_range_with_sha256_zeros(
 
     assert code == 1
     assert only_finding(document)["first_seen"]["sha"] == added
+
+
+def test_notes_and_stash_findings_are_labelled(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    committed, noted, stashed = github_token(), github_token(), github_token()
+    repo.write("app.env", f"A={committed}\n")
+    head = repo.commit("add app")
+    repo.git("notes", "add", "-m", f"deploy with B={noted}", head)
+    repo.write("app.env", f"A={committed}\nC={stashed}\n")
+    repo.git("stash", "-q")
+
+    code, document, _ = scan(repo, capsys, monkeypatch)
+
+    assert code == 1
+    stash = repo.git("rev-parse", "refs/stash").strip()
+    notes = repo.git("rev-parse", "refs/notes/commits").strip()
+    messages = {(f["path"], f["first_seen"]["sha"]): f["message"] for f in document["findings"]}
+    assert messages == {
+        ("app.env", head): "GitHub token found",
+        (head, notes): "GitHub token found (in git notes; the path is the SHA of the commit "
+        "the note annotates)",
+        ("app.env", stash): "GitHub token found (only in a stash, which stays in this clone)",
+    }
+    remarks = "\n".join(document["notes"])
+    assert "1 secret(s) found only in git notes" in remarks
+    assert "1 secret(s) found only in stashes (refs/stash)" in remarks

@@ -291,7 +291,58 @@ def scan_history(
     outcome.findings = _aggregate(
         root, engine, sightings, selection, order, times, started, max_size
     )
+    _label_local_refs(root, selection, sightings, outcome)
     return outcome
+
+
+# Refs that `--all` reaches but that are not ordinary history: (ref patterns, how a
+# finding found only there is labelled, the note about them).
+_SPECIAL_REFS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (
+        ("refs/notes/",),
+        "in git notes; the path is the SHA of the commit the note annotates",
+        "only in git notes (refs/notes/): their path is the SHA of the annotated commit; "
+        "notes are pushed and fetched only with an explicit refs/notes refspec",
+    ),
+    (
+        ("refs/stash",),
+        "only in a stash, which stays in this clone",
+        "only in stashes (refs/stash), which are never pushed: they are readable in this "
+        "clone and its copies or backups, not in every clone",
+    ),
+)
+
+
+def _label_local_refs(
+    root: Path, selection: Selection, sightings: list[Sighting], outcome: HistoryOutcome
+) -> None:
+    """Label findings seen only in commits of notes or stash refs, and add a note."""
+    if "--all" not in selection.revisions or not outcome.findings:
+        return
+    patterns = [pattern for refs, _, _ in _SPECIAL_REFS for pattern in refs]
+    present = git.run(["for-each-ref", "--format=%(refname)", *patterns], root).split()
+    if not present:
+        return
+    excluded = [f"--exclude={p}*" if p.endswith("/") else f"--exclude={p}" for p in patterns]
+    others = [r for r in selection.revisions if r != "--all"]
+    ordinary = set(git.run(["rev-list", *excluded, "--all", *others, "--"], root).split())
+    seen: dict[tuple[str, str], set[str]] = {}
+    for sighting in sightings:
+        key = (sighting.finding.rule_id, sighting.finding.key)
+        seen.setdefault(key, set()).add(sighting.commit.sha)
+    for refs, label, note in _SPECIAL_REFS:
+        globs = [f"--glob={p}*" if p.endswith("/") else p for p in refs]
+        if not any(ref.decode().startswith(refs) for ref in present):
+            continue
+        special = set(git.run(["rev-list", *globs, *others, "--"], root).split()) - ordinary
+        labelled = 0
+        for finding in outcome.findings:
+            commits = {sha.encode() for sha in seen.get((finding.rule_id, finding.key), set())}
+            if commits and commits <= special:
+                finding.message = f"{finding.message or finding.title} ({label})"
+                labelled += 1
+        if labelled:
+            outcome.notes.append(f"{labelled} secret(s) found {note}")
 
 
 def _load_detectors(engine: Engine) -> None:
