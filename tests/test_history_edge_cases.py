@@ -167,7 +167,7 @@ def test_repository_of_another_user_is_named(
     captured = capsys.readouterr()
     assert code == 2
     assert captured.out == ""
-    assert "git refused the repository: detected dubious ownership" in captured.err
+    assert "git rejected the repository: detected dubious ownership" in captured.err
     assert "safe.directory" in captured.err
 
 

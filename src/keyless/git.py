@@ -1,9 +1,9 @@
 """Run git safely on repositories that may be hostile.
 
-Every call passes argument lists (no shell) and config overrides that stop a
-repository's own settings from running programs (hooks, fsmonitor, pagers,
+Every call passes argument lists (no shell) and config overrides. The overrides
+stop a repository's own settings from running programs (hooks, fsmonitor, pagers,
 external diff drivers, textconv, signature verification, credential helpers) and
-from changing the output keyless parses, and that show objects as stored, without
+from changing the output keyless parses. Objects are read as stored, without
 replace refs or grafts. Callers read blobs with `cat-file`, which
 never applies clean or smudge filters.
 """
@@ -21,8 +21,8 @@ from keyless.errors import Error
 from keyless.logs import logger
 
 # Settings forced on every git call. A repository's config (or one it includes) can
-# name programs to run and can change the output keyless parses; command-line `-c`
-# values override both. Programs are pointed at `false`, which does nothing.
+# name programs to run and can change the output keyless parses, and command-line
+# `-c` values override both. Programs are set to `false`, which exits at once.
 _OVERRIDES: tuple[tuple[str, str], ...] = (
     # Programs git could run.
     ("core.hooksPath", "/dev/null"),
@@ -130,7 +130,7 @@ def popen(args: Sequence[str], cwd: Path, **kwargs: object) -> subprocess.Popen[
 def toplevel(path: Path) -> Path | None:
     """Return the root of the work tree containing `path`, or None outside one.
 
-    Raise GitError when git refuses the repository, as it does for one owned by
+    Raise GitError when git rejects the repository, as it does for one owned by
     another user, so callers do not take it for a plain folder.
     """
     directory = path if path.is_dir() else path.parent
@@ -145,21 +145,21 @@ def toplevel(path: Path) -> Path | None:
     except (FileNotFoundError, NotADirectoryError):
         return None
     if proc.returncode != 0:
-        refused(proc.stderr, directory)
+        raise_if_rejected(proc.stderr, directory)
         return None
     text = proc.stdout.decode("utf-8", "surrogateescape").strip()
     return Path(text) if text else None
 
 
-def refused(stderr: bytes, directory: Path) -> None:
-    """Raise GitError when git's message says it refused to open the repository."""
+def raise_if_rejected(stderr: bytes, directory: Path) -> None:
+    """Raise GitError when git's message shows that it rejected the repository."""
     message = stderr.decode("utf-8", "replace").strip()
     if "dubious ownership" in message:
         first = message.splitlines()[0].removeprefix("fatal: ")
         match = re.search(r"at '(.*)'", first)
         where = match.group(1) if match else str(directory)
         raise GitError(
-            f"{directory}: git refused the repository: {first}",
+            f"{directory}: git rejected the repository: {first}",
             hint="the repository belongs to another user; if you trust it, mark it safe "
             f"with `git config --global --add safe.directory {shlex.quote(where)}` and run "
             "keyless again",

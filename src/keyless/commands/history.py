@@ -31,7 +31,7 @@ def run_history(args: argparse.Namespace) -> int:
             hint="history scans whole commits; use --exclude GLOB to leave paths out",
         )
     if args.staged:
-        given = next(
+        selection_option = next(
             (
                 f"--{name}"
                 for name in ("history", "branch", "since", "range")
@@ -39,9 +39,9 @@ def run_history(args: argparse.Namespace) -> int:
             ),
             "--history",
         )
-        implied = "" if given == "--history" else " (it implies --history)"
+        implied = "" if selection_option == "--history" else " (it implies --history)"
         raise UsageError(
-            f"--staged cannot be combined with {given}{implied}",
+            f"--staged cannot be combined with {selection_option}{implied}",
             hint="scan staged changes and history in separate runs",
         )
     started = datetime.now(timezone.utc)
@@ -138,7 +138,7 @@ def _git_dir_root(cwd: Path) -> Path:
         env=git.git_env(),
         check=False,
     )
-    git.refused(proc.stderr, cwd)
+    git.raise_if_rejected(proc.stderr, cwd)
     if not proc.stdout.strip():
         raise UsageError(
             f"{cwd}: not inside a git repository, so there is no history to scan",

@@ -12,8 +12,9 @@ make the stream complete whatever the repository's own settings are:
   where a conflict resolution can introduce a secret;
 - `--root`: root commits, and the first commit of a shallow clone, show every file;
 - `--diff-filter=d`: deleted files are left out, as they add nothing;
-- `core.bigFileThreshold`: blobs over the size limit show as binary, and are counted
-  as oversize rather than read.
+- `core.bigFileThreshold`: blobs over the size limit show as binary, so git does not
+  diff them in the stream. A new one is counted as oversize. A changed one is diffed
+  on its own afterwards, and its added lines are scanned when within the limit.
 """
 
 from __future__ import annotations
@@ -787,7 +788,7 @@ def _read_at(root: Path, commit: str, paths: Sequence[str]) -> dict[str, bytes]:
     """
     if not paths:
         return {}
-    wanted = set(paths)
+    requested = set(paths)
     listing = git.run(["ls-tree", "-r", "-z", "--full-tree", commit], root)
     blobs: dict[str, str] = {}
     for entry in listing.split(b"\0"):
@@ -796,7 +797,7 @@ def _read_at(root: Path, commit: str, paths: Sequence[str]) -> dict[str, bytes]:
         if not tab or len(fields) != 3 or fields[1] != b"blob":
             continue
         path = name.decode("utf-8", "surrogateescape")
-        if path in wanted:
+        if path in requested:
             blobs[path] = fields[2].decode("ascii")
     if not blobs:
         return {}
