@@ -327,3 +327,24 @@ def test_notes_and_stash_findings_are_labelled(
     remarks = "\n".join(document["notes"])
     assert "1 secret(s) found only in git notes" in remarks
     assert "1 secret(s) found only in stashes (refs/stash)" in remarks
+
+
+def test_secret_removed_from_oversize_file_has_last_seen(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    filler = "".join(f"filler line {n}\n" for n in range(2000))
+    repo.write("big.log", filler)
+    repo.commit("add a large log")
+    repo.write("big.log", filler + f"T={github_token()}\n")
+    repo.commit("append to the log")
+    repo.write("README.md", "hello\n")
+    still_there = repo.commit("unrelated change")
+    repo.write("big.log", filler + "T=from-the-vault\n")
+    repo.commit("remove the token")
+
+    code, document, _ = scan(repo, capsys, monkeypatch, "--max-file-size", "10KiB")
+
+    assert code == 1
+    finding = only_finding(document)
+    assert finding["present_at_tip"] is False
+    assert finding["last_seen"]["sha"] == still_there

@@ -728,9 +728,9 @@ def _removals(
     )
     started = time.monotonic()
     scanner = PatchScanner(engine, Skipped(), max_size=max_size, exclude=[], removed=True)
+    # No core.bigFileThreshold here: a secret removed from a file over the size limit
+    # is still seen, since the limit applies to the removed text (see PatchScanner).
     args = [
-        "-c",
-        f"core.bigFileThreshold={max_size}",
         "log",
         "-p",
         "-U0",
