@@ -241,3 +241,24 @@ def test_grafts_cannot_hide_a_commit(
     findings = json.loads(capsys.readouterr().out)["findings"]
     assert code == 1
     assert [f["first_seen"]["sha"] for f in findings] == [leaked]
+
+
+def test_planted_shallow_file_is_reported(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.write("app.env", f"TOKEN={github_token()}\n")
+    repo.commit("add token")
+    repo.write("app.env", "TOKEN=from-the-vault\n")
+    clean = repo.commit("clean")
+    # A `shallow` file written into a full clone hides the commits before `clean`.
+    (repo.path / ".git" / "shallow").write_text(f"{clean}\n")
+    monkeypatch.chdir(repo.path)
+
+    code = main(["scan", "--history", "--format", "json"])
+
+    document = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert document["findings"] == []
+    notes = [n for n in document["notes"] if n.startswith("shallow clone")]
+    assert len(notes) == 1
+    assert "1 other parent commit(s) are in the repository but hidden" in notes[0]

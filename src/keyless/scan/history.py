@@ -74,6 +74,10 @@ class ShallowClone:
 
     boundary: int
     missing_parents: int
+    # Parents present in the object store but cut off by the `shallow` file and not
+    # reached through another ref: a stale or planted file hides them.
+    hidden_parents: int = 0
+    shallow_file: str = ""
 
 
 @dataclass
@@ -197,19 +201,31 @@ def shallow_clone(root: Path, shas: set[str]) -> ShallowClone | None:
     except OSError:
         boundary = []
     inside = [sha for sha in boundary if sha in shas]
-    missing = 0
+    missing = hidden = 0
     if inside:
         # The commit objects still name their parents; git hides them in a shallow clone.
-        request = "".join(f"{sha}\n" for sha in inside).encode()
-        raw = git.run(["cat-file", "--batch"], root, input=request)
-        parents = {
-            line[7:].decode("ascii") for line in raw.split(b"\n") if line.startswith(b"parent ")
-        }
+        parents: set[str] = set()
+        for _, data in _read_blobs(root, inside, {sha: 0 for sha in inside}):
+            # Only the header, which ends at the first blank line, names parents.
+            header = data.split(b"\n\n", 1)[0]
+            parents |= {
+                line[7:].decode("ascii")
+                for line in header.split(b"\n")
+                if line.startswith(b"parent ")
+            }
         # A parent can be present all the same, fetched through another ref.
         check = "".join(f"{sha}\n" for sha in sorted(parents)).encode()
         found = git.run(["cat-file", "--batch-check=%(objectname)"], root, input=check)
-        missing = sum(1 for line in found.decode("ascii").splitlines() if line.endswith(" missing"))
-    return ShallowClone(boundary=len(inside), missing_parents=missing)
+        missing_shas = {
+            line.split()[0]
+            for line in found.decode("ascii").splitlines()
+            if line.endswith(" missing")
+        }
+        missing = len(missing_shas)
+        hidden = len(parents - missing_shas - shas)
+    return ShallowClone(
+        boundary=len(inside), missing_parents=missing, hidden_parents=hidden, shallow_file=str(path)
+    )
 
 
 def shallow_note(cut: ShallowClone) -> str:
@@ -220,6 +236,13 @@ def shallow_note(cut: ShallowClone) -> str:
         "fetched and not scanned (their number is unknown until they are fetched). Fetch "
         "the full history and scan again: actions/checkout `fetch-depth: 0`, GitLab CI "
         "`GIT_DEPTH: 0`, or `git fetch --unshallow`"
+        + (
+            f". {cut.hidden_parents} other parent commit(s) are in the repository but hidden "
+            f"by its shallow file {cut.shallow_file}, so they and their history were not "
+            "scanned either; a full clone has no such file, so check who wrote it"
+            if cut.hidden_parents
+            else ""
+        )
     )
 
 
