@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from keyless import git
 from keyless.cli import main
 from tests.conftest import GitRepo
 from tests.fakes import github_token
@@ -262,3 +263,14 @@ def test_planted_shallow_file_is_reported(
     notes = [n for n in document["notes"] if n.startswith("shallow clone")]
     assert len(notes) == 1
     assert "1 other parent commit(s) are in the repository but hidden" in notes[0]
+
+
+def test_git_errors_carry_only_git_message(repo: GitRepo) -> None:
+    repo.write("README.md", "hello\n")
+    repo.commit("start")
+
+    with pytest.raises(git.GitError) as caught:
+        git.run(["log", "--oneline", "HEAD", "no-such-ref", "--"], repo.path)
+
+    assert "fatal:" in caught.value.message
+    assert "hint:" not in caught.value.message

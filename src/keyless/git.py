@@ -44,6 +44,8 @@ _OVERRIDES: tuple[tuple[str, str], ...] = (
     ("gc.auto", "0"),
     ("maintenance.auto", "false"),
     ("protocol.allow", "never"),
+    # GIT_GRAFT_FILE (see git_env) would add this advice to every error message.
+    ("advice.graftFileDeprecated", "false"),
     # Output keyless parses: paths, encodings, prefixes, hunks, colours, formats.
     ("core.quotePath", "false"),
     ("i18n.logOutputEncoding", "UTF-8"),
