@@ -491,5 +491,5 @@ def test_rotate_section_escapes_paths(
     out = capsys.readouterr().out
 
     assert code == 1
-    assert out.startswith("Rotate these 1 secret:")
+    assert out.startswith("Rotate this secret:")
     assert not any(line.startswith("::") for line in out.splitlines())

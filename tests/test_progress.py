@@ -65,3 +65,14 @@ def test_disabled_bar_writes_nothing() -> None:
     progress.advance(10)
     progress.close()
     assert stream.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "drawn"),
+    [("", True), ("0", True), ("false", True), ("FALSE", True), ("1", False), ("yes", False)],
+)
+def test_ci_values(monkeypatch: pytest.MonkeyPatch, value: str, drawn: bool) -> None:
+    # The rule docs/history-scanning.md states: CI set to anything but empty, 0 or false.
+    logs.setup()
+    monkeypatch.setenv("CI", value)
+    assert wanted(Terminal()) is drawn

@@ -4,9 +4,23 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 from keyless.secret import Secret
+
+# Bytes of a path that are not UTF-8 become these code points when it is decoded with
+# the "surrogateescape" error handler, as keyless decodes every path it reads.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+def escape_undecodable(text: str) -> str:
+    """Return `text` with each byte that was not UTF-8 written as `\\xNN`.
+
+    Paths are held as text decoded with "surrogateescape", so they keep every byte;
+    reports, baselines and fingerprints use this form, which every encoder accepts.
+    """
+    return _UNDECODABLE.sub(lambda match: f"\\x{ord(match.group()) - 0xDC00:02x}", text)
 
 
 class Severity(str, enum.Enum):
@@ -138,7 +152,8 @@ class Finding:
     @property
     def fingerprint(self) -> str:
         """Return a stable id from (rule id, path, key), independent of line numbers."""
-        data = "\0".join((self.rule_id, self.location.path, self.key)).encode()
+        path = escape_undecodable(self.location.path)
+        data = "\0".join((self.rule_id, path, self.key)).encode()
         return hashlib.sha256(data).hexdigest()[:32]
 
     def sort_key(self) -> tuple[int, str, int, int, str]:

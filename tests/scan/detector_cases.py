@@ -283,3 +283,10 @@ FALSE_POSITIVES += [
     ("format field with call", """GITHUB_TOKEN = '{self.crc32_token('ghp_')}'"""),
     ("urn", 'TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"'),
 ]
+FALSE_POSITIVES += [
+    ("url fixed oauth password", "url = f'https://{token}:x-oauth-basic@github.com/o/r.git'"),
+]
+_oauth_user = fakes.github_token()
+TRUE_POSITIVES += [
+    ("github-token", f"https://{_oauth_user}:x-oauth-basic@github.com/o/r.git", _oauth_user),
+]

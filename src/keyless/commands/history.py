@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,12 +12,13 @@ from keyless import git
 from keyless.commands.reporting import finish
 from keyless.commands.scanning import ScanSetup
 from keyless.errors import ExitCode, UsageError
-from keyless.findings import Finding
+from keyless.findings import Finding, escape_undecodable
 from keyless.logs import logger
 from keyless.report.model import Report
 from keyless.scan import baseline as baselines
 from keyless.scan import history
 from keyless.scan.sources import Skipped
+from keyless.terminal import safe_line
 
 
 def run_history(args: argparse.Namespace) -> int:
@@ -29,7 +31,19 @@ def run_history(args: argparse.Namespace) -> int:
             hint="history scans whole commits; use --exclude GLOB to leave paths out",
         )
     if args.staged:
-        raise UsageError("--staged cannot be combined with --history")
+        selection_option = next(
+            (
+                f"--{name}"
+                for name in ("history", "branch", "since", "range")
+                if getattr(args, name)
+            ),
+            "--history",
+        )
+        implied = "" if selection_option == "--history" else " (it implies --history)"
+        raise UsageError(
+            f"--staged cannot be combined with {selection_option}{implied}",
+            hint="scan staged changes and history in separate runs",
+        )
     started = datetime.now(timezone.utc)
     root = git.toplevel(Path.cwd()) or _git_dir_root(Path.cwd())
     setup = ScanSetup.create(args, root)
@@ -62,6 +76,16 @@ def run_history(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     notes.extend(outcome.notes)
+    for reason, examples in sorted(skipped.examples.items()):
+        names = ", ".join(safe_line(escape_undecodable(path)) for path in examples[:5])
+        more = ", ..." if skipped.counts[reason] > len(examples[:5]) else ""
+        logger.info(
+            "history: skipped %d file version(s) (%s): %s%s",
+            skipped.counts[reason],
+            reason,
+            names,
+            more,
+        )
 
     findings = outcome.findings
     baselined = 0
@@ -107,8 +131,15 @@ def _per_path(findings: list[Finding]) -> list[Finding]:
 
 def _git_dir_root(cwd: Path) -> Path:
     """Return the folder to run git in for a bare repository, or raise outside any."""
-    out = git.run(["rev-parse", "--git-dir"], cwd, check=False).decode().strip()
-    if not out:
+    proc = subprocess.run(
+        git.command(["rev-parse", "--git-dir"]),
+        cwd=cwd,
+        capture_output=True,
+        env=git.git_env(),
+        check=False,
+    )
+    git.raise_if_rejected(proc.stderr, cwd)
+    if not proc.stdout.strip():
         raise UsageError(
             f"{cwd}: not inside a git repository, so there is no history to scan",
             hint="run keyless scan --history inside a clone",

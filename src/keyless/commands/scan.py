@@ -139,6 +139,18 @@ def run(args: argparse.Namespace) -> int:
 
     if args.update_baseline and not args.baseline:
         raise UsageError("--update-baseline needs --baseline FILE")
+    for option, value in (
+        ("--branch", args.branch),
+        ("--since", args.since),
+        ("--range", args.range),
+    ):
+        if value is not None and not value.strip():
+            raise UsageError(
+                f"{option} is empty",
+                hint=f"give {option} a value, or leave out the option and its environment "
+                "variable; in a GitHub pull_request event `github.event.before` is empty, so "
+                "pass the base and head commits of the pull request instead",
+            )
     if args.history or args.branch or args.since or args.range:
         from keyless.commands.history import run_history
 

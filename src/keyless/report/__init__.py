@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import replace
 
 from keyless.errors import UsageError
+from keyless.findings import escape_undecodable as escape
 from keyless.report.model import Report
 
 Renderer = Callable[[Report], str]
@@ -29,7 +31,21 @@ def render(format_name: str, report: Report) -> str:
     """Render `report` in the named format."""
     module = importlib.import_module(FORMATS[format_name])
     renderer: Renderer = module.render
-    return renderer(report)
+    return renderer(escaped(report))
+
+
+def escaped(report: Report) -> Report:
+    """Return a copy of `report` whose paths and notes write non-UTF-8 bytes as `\\xNN`."""
+    findings = []
+    for finding in report.findings:
+        copy = replace(finding, location=replace(finding.location, path=escape(finding.path)))
+        copy.message = escape(finding.message)
+        if finding.history is not None:
+            paths = [escape(path) for path in finding.history.paths]
+            copy.history = replace(finding.history, paths=paths)
+        findings.append(copy)
+    notes = [escape(note) for note in report.notes]
+    return replace(report, findings=findings, notes=notes, root=escape(report.root))
 
 
 def check_kind(format_name: str, kind: str) -> None:

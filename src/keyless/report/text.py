@@ -112,10 +112,14 @@ def _rotate_section(report: Report) -> list[str]:
     if not leaked:
         return []
     leaked.sort(key=lambda f: (-f.history.exposure_days if f.history else 0.0, f.sort_key()))
+    heading = (
+        "Rotate this secret"
+        if len(leaked) == 1
+        else f"Rotate these {len(leaked)} secrets, longest exposed first"
+    )
     lines = [
-        f"Rotate these {len(leaked)} secret{'' if len(leaked) == 1 else 's'}: every "
-        "committed secret stays readable in every clone until it is revoked, "
-        "longest exposed first."
+        f"{heading}: a committed secret stays readable in every copy of the repository "
+        "that has its commit until it is revoked."
     ]
     for finding in leaked:
         history = finding.history

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keyless.errors import ConfigError
-from keyless.findings import Finding
+from keyless.findings import Finding, escape_undecodable
 from keyless.logs import logger
 
 SCHEMA_VERSION = 1
@@ -36,10 +36,11 @@ class Baseline:
 
     def contains(self, finding: Finding) -> bool:
         """Return whether `finding` was accepted in this baseline."""
-        if (finding.rule_id, finding.path, finding.key) in self.entries:
+        path = escape_undecodable(finding.path)
+        if (finding.rule_id, path, finding.key) in self.entries:
             return True
         if finding.secret is not None and self.sha1_by_path:
-            return (finding.path, finding.secret.sha1()) in self.sha1_by_path
+            return (path, finding.secret.sha1()) in self.sha1_by_path
         return False
 
 
@@ -141,7 +142,7 @@ def write(
     `kind` ("secrets" or "audit") is recorded in the file. Raises ConfigError when the
     existing baseline records another kind, instead of mixing the two.
     """
-    entries = {(f.rule_id, f.path, f.key) for f in findings}
+    entries = {(f.rule_id, escape_undecodable(f.path), f.key) for f in findings}
     if path.exists() and (keep_paths_outside is not None or kind is not None):
         previous = _read(path)
         if kind is not None and previous.kind is not None and previous.kind != kind:
@@ -151,7 +152,8 @@ def write(
                 hint=f"give `keyless {_COMMANDS.get(kind, kind)}` its own baseline file",
             )
         if keep_paths_outside is not None:
-            entries |= {e for e in previous.entries if e[1] not in keep_paths_outside}
+            keep = {escape_undecodable(p) for p in keep_paths_outside}
+            entries |= {e for e in previous.entries if e[1] not in keep}
     document: dict[str, object] = {
         "version": SCHEMA_VERSION,
         "generator": "keyless",

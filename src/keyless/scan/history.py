@@ -12,8 +12,9 @@ make the stream complete whatever the repository's own settings are:
   where a conflict resolution can introduce a secret;
 - `--root`: root commits, and the first commit of a shallow clone, show every file;
 - `--diff-filter=d`: deleted files are left out, as they add nothing;
-- `core.bigFileThreshold`: blobs over the size limit show as binary, and are counted
-  as oversize rather than read.
+- `core.bigFileThreshold`: blobs over the size limit show as binary, so git does not
+  diff them in the stream. A new one is counted as oversize. A changed one is diffed
+  on its own afterwards, and its added lines are scanned when within the limit.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -30,6 +32,7 @@ from typing import IO, cast
 from keyless import git
 from keyless.errors import UsageError
 from keyless.findings import Commit, Finding, History
+from keyless.logs import logger
 from keyless.scan.engine import Engine
 from keyless.scan.history_workers import reregister, run_ranges
 from keyless.scan.patches import (
@@ -48,7 +51,6 @@ _READ_SIZE = 1 << 22
 # Below this many commits one git process is faster than starting several.
 _MIN_COMMITS_PER_PROCESS = 1000
 _MAX_PROCESSES = 4
-_NULL_SHA = "0" * 40
 _SECONDS_PER_DAY = 86400.0
 # Bytes of blob content read per `git cat-file --batch` call for binary sections.
 _BLOB_BATCH_BYTES = 32 << 20
@@ -72,6 +74,10 @@ class ShallowClone:
 
     boundary: int
     missing_parents: int
+    # Parents present in the object store but cut off by the `shallow` file and not
+    # reached through another ref: a stale or planted file hides them.
+    hidden_parents: int = 0
+    shallow_file: str = ""
 
 
 @dataclass
@@ -85,19 +91,35 @@ class HistoryOutcome:
 
 
 def resolve_commit(root: Path, revision: str, option: str) -> str:
-    """Return the SHA of `revision`, or raise a UsageError that names the option."""
+    """Return the SHA of the commit `revision` names, or raise a UsageError naming the option.
+
+    The revision is resolved first and peeled to a commit after, so revisions that
+    take the rest of the text as a pattern, such as `:/fix typo`, work too.
+    """
     out = git.run(
-        ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"],
-        root,
-        check=False,
+        ["rev-parse", "--verify", "--quiet", "--end-of-options", revision], root, check=False
     )
-    sha = out.decode().strip()
-    if not sha:
+    name = out.decode().strip()
+    if not name:
+        if git.head_commit(root) is None and not git.run(["for-each-ref", "--count=1"], root):
+            raise UsageError(
+                f"{option} {revision}: the repository has no commits yet",
+                hint="commit something first, or scan the files with `keyless scan`",
+            )
         raise UsageError(
             f"{option} {revision}: no such commit in this repository",
             hint="check the name; in a shallow CI clone the commit may not have been "
             "fetched, so fetch the full history (actions/checkout `fetch-depth: 0`, "
             "GitLab `GIT_DEPTH: 0`, or `git fetch --unshallow`)",
+        )
+    peeled = git.run(["rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"], root, check=False)
+    sha = peeled.decode().strip()
+    if not sha:
+        kind = git.run(["cat-file", "-t", name], root, check=False).decode().strip()
+        raise UsageError(
+            f"{option} {revision}: names a {kind or 'non-commit object'} ({name}), not a commit",
+            hint="history scans start from commits: give a branch, a tag of a commit, or a "
+            "commit SHA",
         )
     return sha
 
@@ -136,17 +158,28 @@ def _select_range(root: Path, commit_range: str) -> Selection:
             f"--range {commit_range}: expected A..B, such as main..HEAD or the pushed range "
             "BEFORE..AFTER"
         )
+    if not start:
+        raise UsageError(
+            f"--range {commit_range}: the start of the range is empty",
+            hint="give both ends, such as main..HEAD; to scan everything reachable from "
+            f"{end}, use --branch {end}",
+        )
     tip = resolve_commit(root, end, "--range")
-    if not start or start == _NULL_SHA:
-        # A push that creates a branch reports forty zeros as its "before" commit.
+    if _is_null(start):
+        # A push that creates a branch reports zeros as its "before" commit: forty of
+        # them, or sixty-four in a SHA-256 repository.
         return Selection((tip,), tip, f"commits reachable from {end}")
     base = resolve_commit(root, start, "--range")
     return Selection((tip, "^" + base), tip, f"commits in {commit_range}")
 
 
+def _is_null(revision: str) -> bool:
+    return len(revision) in (40, 64) and not revision.strip("0")
+
+
 def list_commits(root: Path, selection: Selection) -> list[tuple[str, int]]:
-    """Return (SHA, committer time) of each selected commit, newest first."""
-    out = git.run(["log", "--format=%H %ct", *selection.revisions, "--"], root)
+    """Return (SHA, committer time) of each selected commit, children before parents."""
+    out = git.run(["log", "--topo-order", "--format=%H %ct", *selection.revisions, "--"], root)
     commits = []
     for line in out.decode("ascii").splitlines():
         sha, _, time = line.partition(" ")
@@ -168,13 +201,31 @@ def shallow_clone(root: Path, shas: set[str]) -> ShallowClone | None:
     except OSError:
         boundary = []
     inside = [sha for sha in boundary if sha in shas]
-    missing = 0
+    missing = hidden = 0
     if inside:
         # The commit objects still name their parents; git hides them in a shallow clone.
-        request = "".join(f"{sha}\n" for sha in inside).encode()
-        raw = git.run(["cat-file", "--batch"], root, input=request)
-        missing = raw.count(b"\nparent ")
-    return ShallowClone(boundary=len(inside), missing_parents=missing)
+        parents: set[str] = set()
+        for _, data in _read_blobs(root, inside, {sha: 0 for sha in inside}):
+            # Only the header, which ends at the first blank line, names parents.
+            header = data.split(b"\n\n", 1)[0]
+            parents |= {
+                line[7:].decode("ascii")
+                for line in header.split(b"\n")
+                if line.startswith(b"parent ")
+            }
+        # A parent can be present all the same, fetched through another ref.
+        check = "".join(f"{sha}\n" for sha in sorted(parents)).encode()
+        found = git.run(["cat-file", "--batch-check=%(objectname)"], root, input=check)
+        missing_shas = {
+            line.split()[0]
+            for line in found.decode("ascii").splitlines()
+            if line.endswith(" missing")
+        }
+        missing = len(missing_shas)
+        hidden = len(parents - missing_shas - shas)
+    return ShallowClone(
+        boundary=len(inside), missing_parents=missing, hidden_parents=hidden, shallow_file=str(path)
+    )
 
 
 def shallow_note(cut: ShallowClone) -> str:
@@ -185,6 +236,13 @@ def shallow_note(cut: ShallowClone) -> str:
         "fetched and not scanned (their number is unknown until they are fetched). Fetch "
         "the full history and scan again: actions/checkout `fetch-depth: 0`, GitLab CI "
         "`GIT_DEPTH: 0`, or `git fetch --unshallow`"
+        + (
+            f". {cut.hidden_parents} other parent commit(s) are in the repository but hidden "
+            f"by its shallow file {cut.shallow_file}, so they and their history were not "
+            "scanned either; a full clone has no such file, so check who wrote it"
+            if cut.hidden_parents
+            else ""
+        )
     )
 
 
@@ -238,7 +296,7 @@ def scan_history(
             sighting.finding.secret = reregister(sighting.finding.secret)
 
     sightings: list[Sighting] = []
-    binary_blobs: list[tuple[str, str, CommitHeader]] = []
+    binary_blobs: list[tuple[str, str, CommitHeader, str | None]] = []
     submodules: set[str] = set()
     for result, range_skipped in results:
         sightings.extend(result.sightings)
@@ -261,7 +319,58 @@ def scan_history(
     outcome.findings = _aggregate(
         root, engine, sightings, selection, order, times, started, max_size
     )
+    _label_local_refs(root, selection, sightings, outcome)
     return outcome
+
+
+# Refs that `--all` reaches but that are not ordinary history: (ref patterns, how a
+# finding found only there is labelled, the note about them).
+_SPECIAL_REFS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (
+        ("refs/notes/",),
+        "in git notes; the path is the SHA of the commit the note annotates",
+        "only in git notes (refs/notes/): their path is the SHA of the annotated commit; "
+        "notes are pushed and fetched only with an explicit refs/notes refspec",
+    ),
+    (
+        ("refs/stash",),
+        "only in a stash, which stays in this clone",
+        "only in stashes (refs/stash), which are never pushed: they are readable in this "
+        "clone and its copies or backups, not in every clone",
+    ),
+)
+
+
+def _label_local_refs(
+    root: Path, selection: Selection, sightings: list[Sighting], outcome: HistoryOutcome
+) -> None:
+    """Label findings seen only in commits of notes or stash refs, and add a note."""
+    if "--all" not in selection.revisions or not outcome.findings:
+        return
+    patterns = [pattern for refs, _, _ in _SPECIAL_REFS for pattern in refs]
+    present = git.run(["for-each-ref", "--format=%(refname)", *patterns], root).split()
+    if not present:
+        return
+    excluded = [f"--exclude={p}*" if p.endswith("/") else f"--exclude={p}" for p in patterns]
+    others = [r for r in selection.revisions if r != "--all"]
+    ordinary = set(git.run(["rev-list", *excluded, "--all", *others, "--"], root).split())
+    seen: dict[tuple[str, str], set[str]] = {}
+    for sighting in sightings:
+        key = (sighting.finding.rule_id, sighting.finding.key)
+        seen.setdefault(key, set()).add(sighting.commit.sha)
+    for refs, label, note in _SPECIAL_REFS:
+        globs = [f"--glob={p}*" if p.endswith("/") else p for p in refs]
+        if not any(ref.decode().startswith(refs) for ref in present):
+            continue
+        special = set(git.run(["rev-list", *globs, *others, "--"], root).split()) - ordinary
+        labelled = 0
+        for finding in outcome.findings:
+            commits = {sha.encode() for sha in seen.get((finding.rule_id, finding.key), set())}
+            if commits and commits <= special:
+                finding.message = f"{finding.message or finding.title} ({label})"
+                labelled += 1
+        if labelled:
+            outcome.notes.append(f"{labelled} secret(s) found {note}")
 
 
 def _load_detectors(engine: Engine) -> None:
@@ -383,7 +492,7 @@ def _read_blocks(stream: IO[bytes] | None, scanner: PatchScanner) -> None:
 def _scan_binary_sections(
     root: Path,
     engine: Engine,
-    sections: list[tuple[str, str, CommitHeader]],
+    sections: list[tuple[str, str, CommitHeader, str | None]],
     max_size: int,
     skipped: Skipped,
 ) -> list[Sighting]:
@@ -392,23 +501,34 @@ def _scan_binary_sections(
     git shows a file as binary when it has a NUL byte, when it is over
     core.bigFileThreshold (set to the size limit), or when a `.gitattributes` file
     marks it `-diff` or `binary`. A repository could hide text from the diff that
-    way, so every blob within the size limit is read, decoded and scanned whole.
+    way, so every blob within the size limit is read, decoded and scanned whole. A
+    changed blob over the limit is diffed against its first parent's version, and
+    the lines added to it are scanned when they are within the limit, so secrets
+    appended to a large text file are not lost.
     """
     if not sections:
         return []
     by_blob: dict[str, list[tuple[str, CommitHeader]]] = {}
-    for blob, path, commit in sections:
+    oversize_changes: list[tuple[str, str, str, CommitHeader]] = []
+    for blob, path, commit, _ in sections:
         by_blob.setdefault(blob, []).append((path, commit))
     sizes = _blob_sizes(root, list(by_blob))
     readable = []
     for blob, uses in by_blob.items():
         size = sizes.get(blob)
-        if size is None or size > max_size:
-            reason = "missing" if size is None else "too-large"
+        if size is None:
             for path, _ in uses:
-                skipped.add(reason, path)
-        else:
+                skipped.add("missing", path)
+        elif size <= max_size:
             readable.append(blob)
+    for blob, path, commit, before in sections:
+        size = sizes.get(blob)
+        if size is None or size <= max_size:
+            continue
+        if before is None:
+            skipped.add("too-large", path)
+        else:
+            oversize_changes.append((before, blob, path, commit))
     sightings = []
     for blob, data in _read_blobs(root, readable, sizes):
         decoded = decode(data)
@@ -418,7 +538,46 @@ def _scan_binary_sections(
                 continue
             for finding in engine.scan(path, decoded.text).findings:
                 sightings.append(Sighting(commit, finding))
+    for before, blob, path, commit in oversize_changes:
+        sightings.extend(
+            _scan_oversize_change(root, engine, before, blob, path, commit, max_size, skipped)
+        )
     return sightings
+
+
+def _scan_oversize_change(
+    root: Path,
+    engine: Engine,
+    before: str,
+    after: str,
+    path: str,
+    commit: CommitHeader,
+    max_size: int,
+    skipped: Skipped,
+) -> list[Sighting]:
+    """Scan the lines a commit added to a blob over the size limit."""
+    out = git.run(
+        [
+            # Any size: git diffs the two blobs, and only the added lines are kept.
+            "-c",
+            "core.bigFileThreshold=64g",
+            "diff",
+            "-U0",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-color",
+            before,
+            after,
+        ],
+        root,
+    )
+    header_end = out.find(b"\n@@")
+    if header_end < 0:
+        skipped.add("binary" if b"Binary files " in out else "too-large", path)
+        return []
+    scanner = PatchScanner(engine, skipped, max_size=max_size, exclude=[])
+    scanner.scan_added(path, out[header_end + 1 :], commit)
+    return scanner.result.sightings
 
 
 def _blob_sizes(root: Path, blobs: list[str]) -> dict[str, int]:
@@ -496,7 +655,7 @@ def _aggregate(
     commits = _commit_details(root, sorted(commit_shas))
     findings = []
     for key, entry in secrets.items():
-        first = min(entry.sightings, key=lambda s: (s.commit.time, -order.get(s.commit.sha, 0)))
+        first = _first_sighting(root, entry.sightings, order)
         first_commit = commits[first.commit.sha]
         last_commit = commits.get(last_shas[key], first_commit)
         paths = sorted({s.finding.path for s in entry.sightings})
@@ -513,6 +672,45 @@ def _aggregate(
         findings.append(finding)
     findings.sort(key=lambda f: -(f.history.exposure_days if f.history else 0.0))
     return findings
+
+
+# Above this many commits adding one secret, the first is taken from topological order
+# alone, without asking git about each pair.
+_MAX_ANCESTRY_CHECKS = 8
+
+
+def _first_sighting(root: Path, sightings: list[Sighting], order: dict[str, int]) -> Sighting:
+    """Return the sighting in the earliest commit: one with no other sighting before it.
+
+    `order` numbers commits children first, so an ancestor always has a larger number
+    than its descendants. Among commits that are not ancestors of one another, the
+    earliest committer date wins: dates can be skewed, ancestry cannot.
+    """
+    by_commit: dict[str, Sighting] = {}
+    for sighting in sorted(sightings, key=lambda s: (s.finding.path, s.finding.location.line)):
+        by_commit.setdefault(sighting.commit.sha, sighting)
+    candidates = sorted(
+        by_commit.values(), key=lambda s: (s.commit.time, -order.get(s.commit.sha, 0))
+    )
+    if len(candidates) == 1:
+        return candidates[0]
+    if len(candidates) > _MAX_ANCESTRY_CHECKS:
+        return max(candidates, key=lambda s: order.get(s.commit.sha, 0))
+    for candidate in candidates:
+        position = order.get(candidate.commit.sha, 0)
+        # Only a commit numbered after this one can be its ancestor.
+        older = [c for c in candidates if order.get(c.commit.sha, 0) > position]
+        if not any(_is_ancestor(root, c.commit.sha, candidate.commit.sha) for c in older):
+            return candidate
+    return candidates[0]
+
+
+def _is_ancestor(root: Path, ancestor: str, commit: str) -> bool:
+    args = ["merge-base", "--is-ancestor", ancestor, commit]
+    proc = subprocess.run(
+        git.command(args), cwd=root, capture_output=True, env=git.git_env(), check=False
+    )
+    return proc.returncode == 0
 
 
 def _last_seen(entry: _Secret, present: bool, tip: str | None, times: dict[str, int]) -> str:
@@ -543,14 +741,23 @@ def _removals(
 ) -> dict[tuple[str, str], list[Removal]]:
     """Find the commits whose removed lines contain each secret.
 
-    This second pass reads only the history of the paths the secrets were seen at,
-    so it costs little next to the main scan, which skips removed lines.
+    This second pass reads the history of the paths the secrets were seen at. git
+    still walks every selected commit to find those that touch the paths, so on a
+    long history it can take as long as the main scan; only ordinary commits that
+    change or delete a path are diffed.
     """
     paths = sorted({s.finding.path for e in secrets.values() for s in e.sightings})
+    logger.info(
+        "history: finding when %d secret(s) no longer at the tip were removed, "
+        "in the history of %d path(s)",
+        len(secrets),
+        len(paths),
+    )
+    started = time.monotonic()
     scanner = PatchScanner(engine, Skipped(), max_size=max_size, exclude=[], removed=True)
+    # No core.bigFileThreshold here: a secret removed from a file over the size limit
+    # is still seen, since the limit applies to the removed text (see PatchScanner).
     args = [
-        "-c",
-        f"core.bigFileThreshold={max_size}",
         "log",
         "-p",
         "-U0",
@@ -561,11 +768,20 @@ def _removals(
         "--src-prefix=a/",
         "--dst-prefix=b/",
         "--format=%x00%H %ct %P",
+        # Only changed, deleted or retyped files have removed lines; merges are not
+        # diffed (their parents' own commits are).
+        "--diff-filter=MDT",
+        "--no-merges",
         *selection.revisions,
         "--",
         *(f":(literal){path}" for path in paths),
     ]
     _stream(root, [], max_size, scanner, args)
+    logger.info(
+        "history: removal pass read %d commit(s) in %.1f s",
+        scanner.result.commits,
+        time.monotonic() - started,
+    )
     return {k: v for k, v in scanner.result.removals.items() if k in secrets}
 
 
@@ -580,9 +796,10 @@ def _present_at_tip(
     found: dict[str, set[tuple[str, str]]] = {}
     for path, data in contents.items():
         decoded = decode(data)
-        if decoded is None:
-            continue
-        found[path] = {(f.rule_id, f.key) for f in engine.scan(path, decoded.text).findings}
+        # A file that became binary (a NUL byte, say) can still hold the secret: scan
+        # its bytes as text, as the commit that added the secret was.
+        text = decoded.text if decoded is not None else data.decode("utf-8", "replace")
+        found[path] = {(f.rule_id, f.key) for f in engine.scan(path, text).findings}
     present = set()
     for key, entry in secrets.items():
         if any(key in found.get(s.finding.path, set()) for s in entry.sightings):
@@ -591,25 +808,29 @@ def _present_at_tip(
 
 
 def _read_at(root: Path, commit: str, paths: Sequence[str]) -> dict[str, bytes]:
-    """Read `commit:path` for each path; paths missing at that commit are left out."""
+    """Read each path's blob at `commit`; paths missing at that commit are left out.
+
+    Blobs are looked up by id from `git ls-tree -z`, never by `commit:path` lines, so
+    a path holding a newline cannot shift the answers for other paths.
+    """
     if not paths:
         return {}
-    request = "".join(f"{commit}:{path}\n" for path in paths).encode("utf-8", "surrogateescape")
-    out = git.run(["cat-file", "--batch"], root, input=request)
-    contents: dict[str, bytes] = {}
-    position = 0
-    for path in paths:
-        header_end = out.index(b"\n", position)
-        header = out[position:header_end].split()
-        position = header_end + 1
-        if len(header) != 3 or header[1] != b"blob":
-            if len(header) == 3:
-                position += int(header[2]) + 1
+    requested = set(paths)
+    listing = git.run(["ls-tree", "-r", "-z", "--full-tree", commit], root)
+    blobs: dict[str, str] = {}
+    for entry in listing.split(b"\0"):
+        info, tab, name = entry.partition(b"\t")
+        fields = info.split()
+        if not tab or len(fields) != 3 or fields[1] != b"blob":
             continue
-        size = int(header[2])
-        contents[path] = out[position : position + size]
-        position += size + 1
-    return contents
+        path = name.decode("utf-8", "surrogateescape")
+        if path in requested:
+            blobs[path] = fields[2].decode("ascii")
+    if not blobs:
+        return {}
+    sizes = _blob_sizes(root, sorted(set(blobs.values())))
+    data = dict(_read_blobs(root, [b for b in sorted(set(blobs.values())) if b in sizes], sizes))
+    return {path: data[blob] for path, blob in blobs.items() if blob in data}
 
 
 def _commit_details(root: Path, shas: list[str]) -> dict[str, Commit]:

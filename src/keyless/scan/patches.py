@@ -62,9 +62,10 @@ class StreamResult:
     removals: dict[tuple[str, str], list[Removal]] = field(default_factory=dict)
     suppressed: int = 0
     commits: int = 0
-    # Blob id, path and commit of each section git showed as binary: the caller reads
-    # those blobs, to tell binary, oversize and text files apart.
-    binary_blobs: list[tuple[str, str, CommitHeader]] = field(default_factory=list)
+    # Blob id, path, commit and pre-image blob id (None for a new file) of each section
+    # git showed as binary: the caller reads those blobs, to tell binary, oversize and
+    # text files apart.
+    binary_blobs: list[tuple[str, str, CommitHeader, str | None]] = field(default_factory=list)
     submodules: set[str] = field(default_factory=set)
 
 
@@ -160,19 +161,20 @@ class PatchScanner:
             self.result.submodules.add(path)
             self.skipped.add("submodule", path)
             return
-        if b"\nBinary files " in header or header.startswith(b"Binary files "):
-            blob = _post_image_blob(header)
-            if blob is not None:
-                self.result.binary_blobs.append((blob, path, commit))
-            return
-        if header_end < 0:
-            return
         if self.exclude and is_excluded(path, self.exclude):
             self.skipped.add("excluded", path)
             return
-        self._scan_added(path, section[header_end + 1 :], commit)
+        if b"\nBinary files " in header or header.startswith(b"Binary files "):
+            blobs = _image_blobs(header)
+            if blobs is not None:
+                self.result.binary_blobs.append((blobs[1], path, commit, blobs[0]))
+            return
+        if header_end < 0:
+            return
+        self.scan_added(path, section[header_end + 1 :], commit)
 
-    def _scan_added(self, path: str, body: bytes, commit: CommitHeader) -> None:
+    def scan_added(self, path: str, body: bytes, commit: CommitHeader) -> None:
+        """Scan the added lines of a section's hunks; skip them over the size limit."""
         # The scanned text has an empty line for each hunk header, then the hunk's
         # added lines. So a line and the line above it in the text are neighbours in
         # the file too, which inline allow comments and multi-line detectors rely on.
@@ -279,11 +281,16 @@ def _path(header: bytes, *, old: bool = False) -> str | None:
     return None
 
 
-def _post_image_blob(header: bytes) -> str | None:
+def _image_blobs(header: bytes) -> tuple[str | None, str] | None:
+    """Return the (first parent's pre-image, post-image) blob ids of a section.
+
+    The pre-image is None for a file the commit creates.
+    """
     for line in header.split(b"\n"):
         if line.startswith(b"index "):
-            target = line[6:].split(b" ", 1)[0].split(b"..")[-1]
-            return target.decode("ascii")
+            before, _, after = line[6:].split(b" ", 1)[0].partition(b"..")
+            old = before.split(b",")[0].decode("ascii")
+            return (None if not old.strip("0") else old), after.decode("ascii")
     return None
 
 

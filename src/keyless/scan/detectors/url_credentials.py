@@ -32,6 +32,11 @@ _ENCODED = re.compile(
 # Hosts reserved for documentation (RFC 2606): URLs with them are examples.
 _DOCUMENTATION_HOST = re.compile(r"(?i)(?:[a-z0-9\-]+\.)*example\.(?:com|org|net)(?![a-z0-9\-])")
 _TRIVIAL = {"password", "passwd", "pass", "pwd", "secret", "token", "user", "username"}
+# Fixed, published passwords that mark the user name as the credential, such as
+# GitHub's `https://TOKEN:x-oauth-basic@github.com`. The token detectors judge the
+# user name; the password itself is no secret.
+_WELL_KNOWN = {"x-oauth-basic"}
+_NOT_SECRETS = _TRIVIAL | _WELL_KNOWN
 
 
 @dataclass
@@ -53,7 +58,11 @@ class UrlCredentialsDetector:
             for match in pattern.finditer(text, start, end):
                 value = match.group("password")
                 decoded = unquote(value)
-                if decoded.lower() in _TRIVIAL or is_placeholder(decoded) or is_placeholder(value):
+                if (
+                    decoded.lower() in _TRIVIAL | _WELL_KNOWN
+                    or is_placeholder(decoded)
+                    or is_placeholder(value)
+                ):
                     # The raw value is checked too: unquote() mangles `%DB_PASSWORD%`.
                     continue
                 if decoded.startswith("$") or decoded.isdigit():
