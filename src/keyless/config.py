@@ -76,8 +76,14 @@ class Config:
 
     def is_allowlisted(self, value: str, line: str) -> bool:
         """Return whether a found value, or the line it is on, matches an allowlist pattern."""
-        if any(p.search(value) for p in self.allowlist):
-            return True
+        return self.is_allowlisted_value(value) or self.is_allowlisted_line(line)
+
+    def is_allowlisted_value(self, value: str) -> bool:
+        """Return whether a found value matches an allowlist pattern."""
+        return any(p.search(value) for p in self.allowlist)
+
+    def is_allowlisted_line(self, line: str) -> bool:
+        """Return whether a line matches a line allowlist pattern."""
         return any(p.search(line) for p in self.allowlist_lines)
 
     def is_ignored(self, rule_id: str, path: str, line: int) -> bool:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from keyless.config import Config
@@ -40,14 +41,13 @@ class Engine:
     def scan(self, path: str, text: str) -> TextResult:
         """Return the findings in `text`, reported at `path`."""
         result = TextResult(findings=[])
-        seen: list[tuple[int, int]] = []
+        seen = _Spans()
         lines = _LineIndex(text)
         for candidate in self.prefilter.candidates(text):
             for detector in candidate.detectors:
                 for match in detector.find(text, candidate.start, candidate.end):
-                    if _overlaps(match, seen):
+                    if not seen.add(match.start, match.end):
                         continue
-                    seen.append((match.start, match.end))
                     finding = self._finding(path, text, lines, detector, match, result)
                     if finding is not None:
                         result.findings.append(finding)
@@ -64,15 +64,24 @@ class Engine:
         result: TextResult,
     ) -> Finding | None:
         line_number, line_start = lines.locate(match.start)
-        line_text = lines.line(line_start)
-        if self.config.is_allowlisted(match.value, line_text) or self.config.is_ignored(
+        if self.config.is_allowlisted_value(match.value) or self.config.is_ignored(
             detector.rule.id, path, line_number
         ):
             result.allowlisted += 1
             return None
+        # Checks of the whole line are cached per line, so many findings on one long
+        # line cost time linear in its length.
+        line_allowed = lines.cached(("allowlist", line_start), self.config.is_allowlisted_line)
+        if line_allowed:
+            result.allowlisted += 1
+            return None
         if self.inline_allow:
             previous = lines.previous_line(line_start)
-            if is_suppressed(detector.rule.id, line_text, previous):
+            suppressed = lines.cached(
+                ("suppress", line_start, detector.rule.id),
+                lambda line: is_suppressed(detector.rule.id, line, previous),
+            )
+            if suppressed:
                 result.suppressed += 1
                 return None
         end_line, end_start = lines.locate(max(match.end - 1, match.start))
@@ -95,37 +104,85 @@ class Engine:
         )
 
 
-# Matches arrive roughly in text order, so an overlapping one is among the last few.
-_OVERLAP_WINDOW = 64
+class _Spans:
+    """Disjoint spans of text already reported, sorted by start."""
 
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
 
-def _overlaps(match: Match, seen: list[tuple[int, int]]) -> bool:
-    recent = seen[-_OVERLAP_WINDOW:]
-    return any(match.start < end and start < match.end for start, end in recent)
+    def add(self, start: int, end: int) -> bool:
+        """Record [start, end) and return True, or return False if it overlaps a span."""
+        index = bisect_left(self._starts, start)
+        # The spans are disjoint, so only the neighbours on either side can overlap.
+        if index > 0 and self._ends[index - 1] > start:
+            return False
+        if index < len(self._starts) and self._starts[index] < max(end, start + 1):
+            return False
+        self._starts.insert(index, start)
+        self._ends.insert(index, end)
+        return True
 
 
 class _LineIndex:
-    """Line numbers for offsets in a text, computed lazily from newline positions."""
+    """Line numbers for offsets in a text, found by moving from the last line looked up.
+
+    Moving forward counts only the newlines passed, and offsets on the current line
+    cost nothing, so the findings of one text cost time linear in its length.
+    """
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._offset = 0
-        self._line = 1
+        self._number = 1
+        self._start = 0
+        self._end = self._line_end(0)
+        self._line: str | None = None
+        self._previous: str | None = None
+        self._cache: dict[tuple[object, ...], bool] = {}
+
+    def _line_end(self, offset: int) -> int:
+        end = self.text.find("\n", offset)
+        return end if end >= 0 else len(self.text)
 
     def locate(self, offset: int) -> tuple[int, int]:
         """Return (1-based line number, offset of that line's start) for `offset`."""
-        if offset < self._offset:
-            self._offset, self._line = 0, 1
-        self._line += self.text.count("\n", self._offset, offset)
-        self._offset = offset
-        return self._line, self.text.rfind("\n", 0, offset) + 1
+        if offset > self._end:
+            self._number += self.text.count("\n", self._end, offset)
+            self._move(self.text.rfind("\n", self._end, offset) + 1)
+        elif offset < self._start:
+            self._number -= self.text.count("\n", offset, self._start)
+            self._move(self.text.rfind("\n", 0, offset) + 1)
+        return self._number, self._start
+
+    def _move(self, start: int) -> None:
+        self._start = start
+        self._end = self._line_end(start)
+        self._line = self._previous = None
+        self._cache.clear()
 
     def line(self, start: int) -> str:
-        end = self.text.find("\n", start)
-        return self.text[start : end if end >= 0 else len(self.text)]
+        """Return the line starting at `start`, the one `locate` last returned."""
+        if start != self._start:
+            self.locate(start)
+        if self._line is None:
+            self._line = self.text[self._start : self._end]
+        return self._line
 
     def previous_line(self, start: int) -> str | None:
+        """Return the line before the one starting at `start`, or None on the first line."""
         if start == 0:
             return None
-        previous_start = self.text.rfind("\n", 0, start - 1) + 1
-        return self.text[previous_start : start - 1]
+        if start != self._start:
+            self.locate(start)
+        if self._previous is None:
+            previous_start = self.text.rfind("\n", 0, start - 1) + 1
+            self._previous = self.text[previous_start : start - 1]
+        return self._previous
+
+    def cached(self, key: tuple[object, ...], check: Callable[[str], bool]) -> bool:
+        """Return `check` of the current line, computed once per line and key."""
+        value = self._cache.get(key)
+        if value is None:
+            value = check(self.line(self._start))
+            self._cache[key] = value
+        return value

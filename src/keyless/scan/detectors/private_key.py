@@ -31,7 +31,10 @@ GCP_SERVICE_ACCOUNT = Rule(
 _HEADER = re.compile(r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY(?: BLOCK)?-----")
 # Bounded body: no real key is larger, and the bound keeps a missing END line cheap.
 _MAX_BODY = 16384
-_BODY = re.compile(r"[A-Za-z0-9+/=:,\- \t\r\n\\]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
+# A body is made of these characters and stops at the next `-----` (an END line, or
+# another header when the END line is missing).
+_BODY_CHARS = re.compile(r"[A-Za-z0-9+/=:,\- \t\r\n\\]*")
+_FOOTER = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
 _ESCAPED_NEWLINE = re.compile(r"\\r|\\n|\s")
 
 
@@ -43,15 +46,20 @@ class PrivateKeyDetector:
     keywords: tuple[str, ...] = field(default=("private key",))
 
     def find(self, text: str, start: int, end: int) -> Iterator[Match]:
+        # Each step looks at most up to the next `-----`, which starts the next header
+        # at the latest, so a line of many headers costs time linear in its length.
         for header in _HEADER.finditer(text, start, end):
-            body = _BODY.match(text, header.end(), min(len(text), header.end() + _MAX_BODY))
-            if body is None:
-                body_text = text[header.end() : end]
-                match_end = end
-            else:
-                body_text = body.group(0)
-                match_end = body.end()
-            value = _ESCAPED_NEWLINE.sub("", body_text.split("-----END", 1)[0])
+            body_start = header.end()
+            limit = min(len(text), body_start + _MAX_BODY)
+            dashes = text.find("-----", body_start, limit)
+            stop = dashes if dashes >= 0 else limit
+            body = _BODY_CHARS.match(text, body_start, stop)
+            body_end = body.end() if body is not None else body_start
+            footer = _FOOTER.match(text, stop) if body_end == stop and dashes >= 0 else None
+            # Without an END line the match ends with the body on the header's line.
+            match_end = footer.end() if footer else max(body_start, min(body_end, end))
+            body_text = text[body_start:body_end]
+            value = _ESCAPED_NEWLINE.sub("", body_text)
             if len(value) < 32 or len(set(value)) < 10:
                 continue
             encrypted = "ENCRYPTED" in header.group(1) or "Proc-Type: 4,ENCRYPTED" in body_text
