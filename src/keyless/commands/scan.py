@@ -16,6 +16,7 @@ from pathlib import Path
 from keyless.commands.options import add_option
 from keyless.commands.reporting import add_report_options, finish
 from keyless.errors import ExitCode, UsageError
+from keyless.findings import Finding
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -128,6 +129,50 @@ def _add_history_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _LineReader:
+    """The text of a finding's line, read again from the file or the index it came from."""
+
+    def __init__(self, files: dict[str, Path], repo_root: Path | None, *, staged: bool) -> None:
+        self.files = files
+        self.repo_root = repo_root
+        self.staged = staged
+        self._lines: dict[str, list[str] | None] = {}
+
+    def __call__(self, finding: Finding) -> str | None:
+        path = finding.path
+        if path not in self._lines:
+            self._lines[path] = self._read(path)
+        lines = self._lines[path]
+        number = finding.location.line
+        if lines is None or not 0 < number <= len(lines):
+            return None
+        return lines[number - 1]
+
+    def _read(self, path: str) -> list[str] | None:
+        import subprocess
+
+        from keyless.scan.text import decode
+
+        data: bytes | None = None
+        try:
+            if self.staged and self.repo_root is not None:
+                data = subprocess.run(
+                    ["git", "show", f":{path}"],
+                    cwd=self.repo_root,
+                    capture_output=True,
+                    check=True,
+                ).stdout
+            elif path in self.files:
+                data = self.files[path].read_bytes()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        decoded = decode(data) if data is not None else None
+        if decoded is None:
+            return None
+        # Lines as the engine counts them: split at LF, a CR before it dropped.
+        return [line.removesuffix("\r") for line in decoded.text.split("\n")]
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the scan and return the exit code."""
     from keyless import git
@@ -161,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
     setup = ScanSetup.create(args, repo_root or Path.cwd())
     skipped = Skipped()
     missing: list[str] = []
+    listed: list[tuple[Path, str]] = []
     if args.staged:
         if repo_root is None:
             raise UsageError(
@@ -171,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         selection = select_paths(args.paths or ["."], repo_root)
         missing = selection.missing
+        listed = selection.files
         blobs = read_files(selection, setup.max_file_size, skipped, setup.exclude)
     outcome = scan_blobs(setup, blobs, skipped, jobs=args.jobs)
 
@@ -185,7 +232,9 @@ def run(args: argparse.Namespace) -> int:
             logger.warning("baseline %s written with %d entries", baseline_path, count)
             return ExitCode.OK
         accepted = baselines.load(baseline_path, kind="secrets")
-        kept = [f for f in findings if not accepted.contains(f)]
+        files = {display: path for path, display in listed}
+        line_of = _LineReader(files, repo_root, staged=args.staged)
+        kept = [f for f in findings if not accepted.contains(f, line_of)]
         baselined = len(findings) - len(kept)
         findings = kept
 

@@ -3,7 +3,10 @@
 A keyless baseline lists (rule id, path, SHA-256 of the secret or the audit key) in a
 stable order with a schema version and no line numbers or timestamps, so edits and
 merges do not change it. detect-secrets' `.secrets.baseline` files are read too; they
-store a SHA-1 of each secret per file, which is matched whatever the rule.
+store, per file, the SHA-1 of the value each detect-secrets plugin captured, which for
+many plugins is a regex group rather than the whole secret (`ghp` for a GitHub token,
+the header for a private key). A finding matches when the SHA-1 of its secret, or of a
+value detect-secrets' own plugins capture on the finding's line, is listed for its path.
 
 Version 1 has an optional `kind`, the findings it lists: "secrets" from `keyless scan`
 or "audit" from `keyless audit`. Files written before it existed have none, and are
@@ -14,7 +17,7 @@ logs a warning, and updating one is an error rather than a mix of both kinds.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,14 +37,53 @@ class Baseline:
     # "secrets" or "audit"; None for a keyless baseline written before kinds were recorded.
     kind: str | None = None
 
-    def contains(self, finding: Finding) -> bool:
-        """Return whether `finding` was accepted in this baseline."""
+    # Paths with detect-secrets entries.
+    detect_secrets_paths: set[str] = field(default_factory=set)
+
+    def contains(
+        self, finding: Finding, line: Callable[[Finding], str | None] | None = None
+    ) -> bool:
+        """Return whether `finding` was accepted in this baseline.
+
+        `line` returns the text of the finding's line, which detect-secrets entries need.
+        """
         path = escape_undecodable(finding.path)
         if (finding.rule_id, path, finding.key) in self.entries:
             return True
-        if finding.secret is not None and self.sha1_by_path:
-            return (path, finding.secret.sha1()) in self.sha1_by_path
-        return False
+        if path not in self.detect_secrets_paths:
+            return False
+        if finding.secret is not None and (path, finding.secret.sha1()) in self.sha1_by_path:
+            return True
+        text = line(finding) if line is not None else None
+        if text is None:
+            return False
+        return any(
+            (path, digest) in self.sha1_by_path
+            for digest in detect_secrets_hashes(path, text, finding.location.line)
+        )
+
+
+_PLUGINS: list[object] = []
+
+
+def detect_secrets_hashes(path: str, line: str, line_number: int) -> set[str]:
+    """Return the SHA-1s detect-secrets' plugins store for the secrets they find on `line`."""
+    if not _PLUGINS:
+        from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+
+        classes: dict[str, type] = get_mapping_from_secret_type_to_class()
+        _PLUGINS.extend(cls() for cls in classes.values())
+    digests: set[str] = set()
+    for plugin in _PLUGINS:
+        try:
+            found = plugin.analyze_line(  # type: ignore[attr-defined]
+                filename=path, line=line, line_number=line_number
+            )
+        except Exception as exc:  # a plugin failing must not end the scan
+            logger.debug("detect-secrets %s failed on %s: %s", type(plugin).__name__, path, exc)
+            continue
+        digests.update(secret.secret_hash for secret in found)
+    return digests
 
 
 def load(path: Path, kind: str | None = None) -> Baseline:
@@ -125,6 +167,7 @@ def _from_detect_secrets(data: dict[str, object], path: Path) -> Baseline:
         for secret in secrets:
             if isinstance(secret, dict) and isinstance(secret.get("hashed_secret"), str):
                 baseline.sha1_by_path.add((filename, secret["hashed_secret"]))
+                baseline.detect_secrets_paths.add(filename)
     return baseline
 
 
