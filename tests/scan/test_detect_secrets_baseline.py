@@ -11,7 +11,7 @@ import pytest
 
 from tests import fakes
 from tests.conftest import GitRepo
-from tests.scan.support import scan_json
+from tests.scan.support import run, scan_json
 
 
 def detect_secrets_scan(root: Path) -> dict[str, list[dict[str, object]]]:
@@ -57,3 +57,24 @@ def test_every_type(
     assert [f for f in left if (f[1], f[2]) in accepted] == []
     assert reported & accepted
     assert result.code == 0
+
+
+def test_partial_update_keeps_other_files(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo.write("a/s.py", f"value = '{fakes.github_token()}'\n")
+    repo.write("b/s.py", f"value = '{fakes.github_token()}'\n")
+    monkeypatch.chdir(repo.path)
+    detect_secrets_scan(repo.path)
+    original = (repo.path / ".secrets.baseline").read_text()
+
+    result = run(capsys, "scan", "--baseline", ".secrets.baseline", "--update-baseline", "a")
+    assert result.code == 2
+    assert "b/s.py" in result.err
+    assert "--baseline NEW.json" in result.err
+    assert (repo.path / ".secrets.baseline").read_text() == original
+
+    result = run(capsys, "scan", "--baseline", ".secrets.baseline", "--update-baseline")
+    assert result.code == 0
+    result, document = scan_json(capsys, "--baseline", ".secrets.baseline")
+    assert (result.code, document["findings"], document["baselined"]) == (0, [], 2)

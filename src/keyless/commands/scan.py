@@ -129,6 +129,11 @@ def _add_history_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _partial(paths: list[str], root: Path) -> bool:
+    """Return whether PATH arguments name less than the whole of `root`."""
+    return any(Path(p).resolve() != root.resolve() for p in paths)
+
+
 class _LineReader:
     """The text of a finding's line, read again from the file or the index it came from."""
 
@@ -227,7 +232,11 @@ def run(args: argparse.Namespace) -> int:
         baseline_path = Path(args.baseline)
         if args.update_baseline:
             count = baselines.write(
-                baseline_path, findings, keep_paths_outside=outcome.scanned_paths, kind="secrets"
+                baseline_path,
+                findings,
+                keep_paths_outside=outcome.scanned_paths,
+                kind="secrets",
+                partial=args.staged or _partial(args.paths, repo_root or Path.cwd()),
             )
             logger.warning("baseline %s written with %d entries", baseline_path, count)
             return ExitCode.OK

@@ -177,13 +177,16 @@ def write(
     *,
     keep_paths_outside: set[str] | None,
     kind: str | None = None,
+    partial: bool = False,
 ) -> int:
     """Write the baseline for `findings` and return how many entries it holds.
 
     With `keep_paths_outside`, entries of an existing keyless baseline whose paths are
     not in that set are kept, so a scan of a few files does not forget the others.
     `kind` ("secrets" or "audit") is recorded in the file. Raises ConfigError when the
-    existing baseline records another kind, instead of mixing the two.
+    existing baseline records another kind, instead of mixing the two, and when a
+    `partial` scan would replace a detect-secrets baseline that lists files it did not
+    scan: those entries cannot be turned into keyless ones without scanning the files.
     """
     entries = {(f.rule_id, escape_undecodable(f.path), f.key) for f in findings}
     if path.exists() and (keep_paths_outside is not None or kind is not None):
@@ -197,6 +200,16 @@ def write(
         if keep_paths_outside is not None:
             keep = {escape_undecodable(p) for p in keep_paths_outside}
             entries |= {e for e in previous.entries if e[1] not in keep}
+            unscanned = sorted(previous.detect_secrets_paths - keep)
+            if partial and unscanned:
+                shown = ", ".join(unscanned[:5]) + (", ..." if len(unscanned) > 5 else "")
+                raise ConfigError(
+                    f"{path}: is a detect-secrets baseline that lists {len(unscanned)} "
+                    f"file(s) this scan did not read ({shown}), and updating it would "
+                    "drop their accepted secrets",
+                    hint="run --update-baseline on a scan of the whole repository, or "
+                    "write to a new file with --baseline NEW.json --update-baseline",
+                )
     document: dict[str, object] = {
         "version": SCHEMA_VERSION,
         "generator": "keyless",
