@@ -221,7 +221,22 @@ def _detector(item: dict[str, Any], path: Path) -> CustomDetector:
         raise ConfigError(f"{where}: each detector needs an id of lowercase letters, digits, '-'")
     if not isinstance(item.get("regex"), str):
         raise ConfigError(f"{where}: detector {item['id']!r} needs a regex string")
+    if not item["regex"]:
+        raise ConfigError(
+            f"{where}: detector {item['id']!r} has an empty regex, which matches everywhere",
+            hint="give the regex that matches the secret",
+        )
     regex = _regex(item["regex"], path, f"detectors.{item['id']}.regex")
+    from keyless.regex_check import nested_repeat
+
+    nested = nested_repeat(item["regex"])
+    if nested is not None:
+        raise ConfigError(
+            f"{where}: detector {item['id']!r} regex {item['regex']!r} can take exponential "
+            f"time on some lines: it has {nested}",
+            hint="match each character one way, for example `a+` instead of `(a+)+`, "
+            "or make a part of the repeated group required",
+        )
     keywords = item.get("keywords", [])
     if not isinstance(keywords, list) or not all(isinstance(k, str) and k for k in keywords):
         raise ConfigError(f"{where}: {item['id']}.keywords must be a list of non-empty strings")
@@ -232,8 +247,13 @@ def _detector(item: dict[str, Any], path: Path) -> CustomDetector:
             f"{where}: {item['id']}.severity must be one of {', '.join(s.value for s in Severity)}"
         ) from exc
     group = item.get("secret-group", 1 if regex.groups else 0)
-    if not isinstance(group, int) or not 0 <= group <= regex.groups:
-        raise ConfigError(f"{where}: {item['id']}.secret-group must name a group of the regex")
+    if isinstance(group, str) and group in regex.groupindex:
+        group = regex.groupindex[group]
+    if isinstance(group, bool) or not isinstance(group, int) or not 0 <= group <= regex.groups:
+        raise ConfigError(
+            f"{where}: {item['id']}.secret-group {group!r} is not a group of the regex",
+            hint=f"use a group number from 0 to {regex.groups} or a (?P<name>...) group's name",
+        )
     return CustomDetector(
         id=item["id"],
         title=str(item.get("title", item["id"])),
@@ -245,6 +265,13 @@ def _detector(item: dict[str, Any], path: Path) -> CustomDetector:
 
 
 def _ignore(item: dict[str, Any], path: Path) -> Ignore:
+    unknown = set(item) - {"rule", "path", "line"}
+    if unknown:
+        logger.warning(
+            "%s: ignore: unknown keys %s ignored; known keys: line, path, rule",
+            path,
+            ", ".join(sorted(unknown)),
+        )
     rule, glob, line = item.get("rule"), item.get("path"), item.get("line")
     if not isinstance(rule, str) or not isinstance(glob, str):
         raise ConfigError(f"{path}: each [[ignore]] entry needs rule and path strings")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from keyless.config import Config
+from keyless.errors import ConfigError
 from keyless.findings import Rule
 from keyless.scan.detectors.assignment import AssignmentDetector
 from keyless.scan.detectors.aws_secret_key import AwsSecretKeyDetector
@@ -24,9 +25,17 @@ def all_detectors(config: Config | None = None) -> list[Detector]:
         UrlCredentialsDetector(),
         *plugin_detectors(),
     ]
-    if config is not None:
-        detectors.extend(configured_detectors(config.detectors))
     detectors.append(AssignmentDetector())
+    if config is not None and config.detectors:
+        builtin = {d.rule.id for d in detectors}
+        for definition in config.detectors:
+            if definition.id in builtin:
+                raise ConfigError(
+                    f"{config.source}: detectors: id {definition.id!r} is the id of a "
+                    "built-in rule",
+                    hint="give the detector an id of its own",
+                )
+        detectors[-1:-1] = configured_detectors(config.detectors)
     if config is not None and config.disable:
         detectors = [d for d in detectors if d.rule.id not in config.disable]
     return detectors
