@@ -94,14 +94,49 @@ def select_paths(paths: Sequence[str], repo_root: Path | None) -> Selection:
             )
             selection.missing.append(raw)
             continue
-        if given.is_dir() and not given.is_symlink():
-            if repo_root is not None:
-                files.extend(_git_files(repo_root, given))
+        if given.is_symlink() and given.exists():
+            # A link named on the command line is followed: the user asked for it.
+            target = given.resolve()
+            if target.is_dir():
+                files.extend(_directory(target, repo_root, root))
             else:
-                files.extend(_walk(given, root))
+                files.append((target, _display(given, root)))
+        elif given.is_dir():
+            files.extend(_directory(given, repo_root, root))
         else:
             files.append((given, _display(given, root)))
     return selection
+
+
+def _directory(directory: Path, repo_root: Path | None, root: Path) -> Iterator[tuple[Path, str]]:
+    """Yield the files of a named folder: git's view, or all of it when git ignores it."""
+    if repo_root is None or _outside(directory, repo_root) or _ignored(directory, repo_root):
+        return _walk(directory, root)
+    return _git_files(repo_root, directory)
+
+
+def _outside(path: Path, repo_root: Path) -> bool:
+    try:
+        Path(os.path.abspath(path)).relative_to(repo_root)
+    except ValueError:
+        return True
+    return False
+
+
+def _ignored(directory: Path, repo_root: Path) -> bool:
+    """Return whether git ignores `directory`, which the user named to be scanned anyway."""
+    import subprocess
+
+    proc = subprocess.run(
+        ["git", "check-ignore", "-q", "--", os.path.abspath(directory)],
+        cwd=repo_root,
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode == 0:
+        logger.info("%s: ignored by git, but named on the command line, so scanned", directory)
+        return True
+    return False
 
 
 def _display(path: Path, root: Path) -> str:
