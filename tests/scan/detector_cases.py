@@ -290,3 +290,45 @@ _oauth_user = fakes.github_token()
 TRUE_POSITIVES += [
     ("github-token", f"https://{_oauth_user}:x-oauth-basic@github.com/o/r.git", _oauth_user),
 ]
+
+
+def _credentials() -> list[tuple[str, str, str]]:
+    import base64
+    import json
+
+    password, other, basic_password = fakes.password(), fakes.password(), fakes.password()
+    basic = base64.b64encode(f"deploy:{basic_password}".encode()).decode()
+    bearer = fakes.random_string(40)
+    auth = base64.b64encode(f"bot:{fakes.password()}".encode()).decode()
+    docker_config = base64.b64encode(
+        json.dumps({"auths": {"registry.test": {"auth": auth}}}).encode()
+    ).decode()
+    encoded_key = base64.b64encode(fakes.gcp_service_account_json().encode()).decode()
+    maven = f"<server><id>repo</id><username>ci</username><password>{password}</password>"
+    return [
+        ("maven-password", maven + "</server>", password),
+        ("basic-auth-header", f"Authorization: Basic {basic}", basic),
+        ("basic-auth-header", f'curl -H "Authorization: Basic {basic}" https://x.test', basic),
+        ("bearer-token", f'headers = {{"Authorization": "Bearer {bearer}"}}', bearer),
+        ("command-line-password", f"curl -sSf -u admin:{other} https://x.test/api", other),
+        ("command-line-password", f"docker login -u ci -p {password} registry.test", password),
+        ("command-line-password", f"docker login --password={other} r.test", other),
+        ("docker-registry-auth", json.dumps({"auths": {"r.test": {"auth": auth}}}), auth),
+        ("docker-registry-auth", f"  .dockerconfigjson: {docker_config}", docker_config),
+        ("gcp-service-account-key", f"GOOGLE_CREDENTIALS={encoded_key}", encoded_key),
+    ]
+
+
+TRUE_POSITIVES += _credentials()
+FALSE_POSITIVES += [
+    ("maven property", "<password>${env.MAVEN_PASSWORD}</password>"),
+    ("basic auth variable", 'curl -H "Authorization: Basic $CREDENTIALS" https://x.test'),
+    ("basic auth not a pair", "Authorization: Basic aGVsbG93b3JsZA=="),
+    ("bearer variable", 'curl -H "Authorization: Bearer ${TOKEN}" https://x.test'),
+    ("bearer word", "Authorization: Bearer authentication-is-required-here"),
+    ("curl user only", "curl -u admin https://x.test"),
+    ("curl user variable", 'curl -u "admin:$PASSWORD" https://x.test'),
+    ("docker password stdin", "echo $PW | docker login -u ci --password-stdin r.test"),
+    ("docker password variable", "docker login -u ci -p $CI_REGISTRY_PASSWORD r.test"),
+    ("docker auth placeholder", '{"auths": {"r.test": {"auth": "<base64>"}}}'),
+]

@@ -8,6 +8,10 @@ from keyless.findings import Rule
 from keyless.scan.detectors.assignment import AssignmentDetector
 from keyless.scan.detectors.aws_secret_key import AwsSecretKeyDetector
 from keyless.scan.detectors.base import Detector
+from keyless.scan.detectors.credentials import (
+    CREDENTIAL_DETECTORS,
+    EncodedServiceAccountDetector,
+)
 from keyless.scan.detectors.custom import configured_detectors
 from keyless.scan.detectors.patterns import DETECTORS
 from keyless.scan.detectors.private_key import PrivateKeyDetector, ServiceAccountKeyDetector
@@ -21,6 +25,8 @@ def all_detectors(config: Config | None = None) -> list[Detector]:
         ServiceAccountKeyDetector(),
         PrivateKeyDetector(),
         *DETECTORS,
+        *CREDENTIAL_DETECTORS,
+        EncodedServiceAccountDetector(),
         AwsSecretKeyDetector(),
         UrlCredentialsDetector(),
         *plugin_detectors(),
