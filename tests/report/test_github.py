@@ -194,3 +194,17 @@ def test_scan_newline_in_file_name(
     assert len(commands) == 1
     assert commands[0].name == "error"
     assert commands[0].properties["file"] == name
+
+
+def test_overflow_beyond_sarif_limit_names_json() -> None:
+    from keyless.report.sarif import MAX_RESULTS
+
+    findings = [
+        secret_finding(f"secret-{i:05d}", f"f{i:05d}.txt", 1, Severity.HIGH, "high-rule")
+        for i in range(MAX_RESULTS + 1)
+    ]
+    output = github.render(secrets_report(findings))
+    assert "the JSON report has them all (SARIF keeps the 5,000 most severe" in output
+    assert "the SARIF or JSON report has them all" not in output
+    summary = github.step_summary(secrets_report(findings))
+    assert "the JSON report has them all" in summary

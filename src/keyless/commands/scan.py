@@ -91,11 +91,18 @@ def _jobs(value: str) -> int:
     """Parse --jobs: a positive number, or `auto` for the number of usable CPUs."""
     import os
 
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    cpus = len(usable) if usable else os.cpu_count() or 1
     if value == "auto":
-        usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-        return len(usable) if usable else os.cpu_count() or 1
-    if value.isdigit() and int(value) > 0:
+        return cpus
+    # More processes than this only add start-up time and memory.
+    most = 4 * cpus
+    if value.isdigit() and 0 < int(value) <= most:
         return int(value)
+    if value.isdigit() and int(value) > most:
+        raise argparse.ArgumentTypeError(
+            f"invalid value {value!r}: at most {most} (4 per CPU, {cpus} CPUs); use auto"
+        )
     raise argparse.ArgumentTypeError(f"invalid value {value!r}; use a positive number or auto")
 
 

@@ -26,6 +26,7 @@ from keyless.logs import logger
 from keyless.report.describe import finding_message
 from keyless.report.levels import ANNOTATION_COMMAND
 from keyless.report.model import Report
+from keyless.report.sarif import MAX_RESULTS
 
 ANNOTATIONS_PER_KIND = 10
 MAX_SUMMARY_ROWS = 100
@@ -83,8 +84,18 @@ def _count_line(report: Report, annotated: int, rest: int) -> str:
     return (
         f"{found}; annotated the {annotated} most severe. {rest} more are listed below, "
         f"because GitHub shows at most {ANNOTATIONS_PER_KIND} annotations of each kind per "
-        "step; the SARIF or JSON report has them all."
+        f"step; {_full_reports(total)}"
     )
+
+
+def _full_reports(total: int) -> str:
+    """Name the reports that list all `total` findings; SARIF keeps only the first few."""
+    if total > MAX_RESULTS:
+        return (
+            f"the JSON report has them all (SARIF keeps the {MAX_RESULTS:,} most severe, "
+            "as GitHub code scanning does)."
+        )
+    return "the SARIF or JSON report has them all."
 
 
 def _count(number: int, noun: str) -> str:
@@ -124,7 +135,7 @@ def step_summary(report: Report) -> str:
         lines.append("")
         lines.append(
             f"{len(findings) - MAX_SUMMARY_ROWS} more are left out of this table; "
-            "the SARIF or JSON report has them all."
+            + _full_reports(len(findings))
         )
     return "\n".join(lines) + "\n\n"
 
