@@ -332,3 +332,27 @@ FALSE_POSITIVES += [
     ("docker password variable", "docker login -u ci -p $CI_REGISTRY_PASSWORD r.test"),
     ("docker auth placeholder", '{"auths": {"r.test": {"auth": "<base64>"}}}'),
 ]
+
+
+def _other_json_key() -> list[tuple[str, str, str]]:
+    import json
+
+    body = fakes.pem_body()
+    key = "-----BEGIN PRIVATE KEY-----\n" + "\n".join(body) + "\n-----END PRIVATE KEY-----\n"
+    document = json.dumps({"type": "tls", "private_key": key, "cert": "x"}, indent=2)
+    return [("private-key", document, "".join(body))]
+
+
+TRUE_POSITIVES += _other_json_key()
+
+_crypt = "./" + fakes.ALNUM
+FALSE_POSITIVES += [
+    ("bcrypt hash", f'password_hash = "$2b$12${fakes.random_string(53, _crypt)}"'),
+    ("bcrypt hash in json", f'  "password": "$2y$10${fakes.random_string(53, _crypt)}"'),
+    (
+        "argon2 hash",
+        f"PASSWORD = '$argon2id$v=19$m=65536,t=3,p=4${fakes.random_string(22, fakes.B64)}"
+        f"${fakes.random_string(43, fakes.B64)}'",
+    ),
+    ("sha512-crypt hash", f"password: $6$saltsalt${fakes.random_string(86, _crypt)}"),
+]

@@ -149,3 +149,11 @@ def test_plugin_shapes_cover_plugin_matches() -> None:
                 assert re.search(spec.shape, match.group(0)), (rule_id, pattern.pattern)
                 covered.add(rule_id)
     assert covered == set(by_rule)
+
+
+def test_private_key_field_outside_service_account_is_not_gcp() -> None:
+    import json
+
+    key = fakes.pem_private_key("")
+    document = json.dumps({"type": "tls", "private_key": key}, indent=2)
+    assert [f.rule_id for f in scan(document)] == ["private-key"]

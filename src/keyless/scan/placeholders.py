@@ -33,6 +33,13 @@ _PLACEHOLDER_WORDS = re.compile(
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _GIT_SHA = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 _INTEGRITY = re.compile(r"^(?:sha1|sha256|sha384|sha512)-[A-Za-z0-9+/]+={0,2}$")
+# One-way password hashes (bcrypt, argon2, sha-crypt): what a login stores instead of
+# the password, and not usable as one.
+_PASSWORD_HASH = re.compile(
+    r"^\$(?:2[abxy]\$\d{2}\$[./A-Za-z0-9]{53}"
+    r"|argon2(?:id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
+    r"|[56]\$(?:rounds=\d+\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43,86})$"
+)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_.]*(?:\(\)?)?$")
 _CAMEL_CASE = re.compile(r"^(?:[a-z]+\d*|[A-Z][a-z]+\d*)(?:[A-Z][a-z]+\d*)+$")
 
@@ -50,7 +57,12 @@ def is_placeholder(value: str) -> bool:
         return True
     if _PLACEHOLDER_WORDS.search(value):
         return True
-    return bool(_UUID.match(value) or _GIT_SHA.match(value) or _INTEGRITY.match(value))
+    return bool(
+        _UUID.match(value)
+        or _GIT_SHA.match(value)
+        or _INTEGRITY.match(value)
+        or _PASSWORD_HASH.match(value)
+    )
 
 
 def is_identifier(value: str) -> bool:

@@ -78,4 +78,15 @@ class ServiceAccountKeyDetector:
         line = text[start:end]
         if '"private_key"' not in line or "PRIVATE KEY" not in line:
             return
+        # Other JSON files have `private_key` fields too: those keys are plain private keys.
+        nearby = text[max(0, start - _NEARBY) : end + _NEARBY]
+        if not _SERVICE_ACCOUNT_MARK.search(nearby):
+            return
         yield from PrivateKeyDetector().find(text, start, end)
+
+
+# How far from the key a service account key file's other fields are looked for.
+_NEARBY = 4096
+_SERVICE_ACCOUNT_MARK = re.compile(
+    r"\"type\"\s*:\s*\"service_account\"|\.iam\.gserviceaccount\.com\b"
+)
