@@ -23,6 +23,13 @@ CASES = [
     ("two lines above", "# keyless: allow[github-token]\nx = 1\nt = '{token}'\n", False),
     ("yaml comment above", "env:\n  # keyless: allow[github-token]\n  T: {token}\n", True),
     ("slash comment", "const t = '{token}'; // keyless: allow[github-token]\n", True),
+    (
+        "string literal above",
+        "ITEMS = [\n    'keyless: allow[github-token] ok',\n    '{token}',\n]\n",
+        False,
+    ),
+    ("quoted string above", '"keyless: allow[github-token]",\n"{token}"\n', False),
+    ("basic comment above", '\' keyless: allow[github-token] rotated\nt = "{token}"\n', True),
 ]
 
 

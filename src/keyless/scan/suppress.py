@@ -33,6 +33,13 @@ def is_suppressed(rule_id: str, line: str, previous_line: str | None) -> bool:
     # An allow comment on the line above counts only when that line holds nothing else,
     # so a secret on line N does not hide one on line N+1.
     stripped = previous_line.strip()
-    return rule_id in allowed_rules(previous_line) and bool(
-        re.match(r"^(?:#|//|--|;|/?\*|<!--|%|')", stripped)
-    )
+    return rule_id in allowed_rules(previous_line) and _is_comment(stripped)
+
+
+def _is_comment(stripped: str) -> bool:
+    """Return whether a stripped line is a comment and nothing else."""
+    if stripped.startswith("'"):
+        # A Visual Basic comment, unless a closing quote makes it a string literal
+        # such as `'keyless: allow[rule]',` in a list.
+        return stripped.count("'") == 1
+    return bool(re.match(r"^(?:#|//|--|;|/?\*|<!--|%)", stripped))
