@@ -23,6 +23,8 @@ ENCODINGS = {
     "utf-16 le bom": codecs.BOM_UTF16_LE + TEXT.encode("utf-16-le"),
     "utf-16 be bom": codecs.BOM_UTF16_BE + TEXT.encode("utf-16-be"),
     "utf-16 le bom crlf": codecs.BOM_UTF16_LE + TEXT.replace("\n", "\r\n").encode("utf-16-le"),
+    "utf-8 lone cr": TEXT.replace("\n", "\r").encode("utf-8"),
+    "utf-16 le bom lone cr": codecs.BOM_UTF16_LE + TEXT.replace("\n", "\r").encode("utf-16-le"),
     "utf-32 le bom": codecs.BOM_UTF32_LE + TEXT.encode("utf-32-le"),
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 
 # Bytes inspected for a NUL when deciding whether a file is binary, as git does.
@@ -19,6 +20,22 @@ class Decoded:
 
 
 def decode(data: bytes) -> Decoded | None:
+    """Decode `data` as `_decode` does, with each lone CR (old Mac line end) made an LF.
+
+    A CR and an LF are one character each, so offsets and columns stay those of the
+    file, and lines are numbered as editors number them.
+    """
+    decoded = _decode(data)
+    if decoded is None or "\r" not in decoded.text:
+        return decoded
+    text = _LONE_CR.sub("\n", decoded.text)
+    return Decoded(text, decoded.encoding, decoded.lossy)
+
+
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
+def _decode(data: bytes) -> Decoded | None:
     """Decode `data` as UTF-8 (with or without BOM) or BOM-marked UTF-16/32; None if binary.
 
     Invalid UTF-8 is decoded with replacement characters rather than dropped, so the
