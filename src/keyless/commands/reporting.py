@@ -108,6 +108,23 @@ def requested_outputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
     return outputs
 
 
+def check_outputs_apart(args: argparse.Namespace, inputs: dict[str, str]) -> None:
+    """Raise UsageError when a report would overwrite an input file.
+
+    `inputs` maps each input path to what it is, such as "baseline" or "scanned file".
+    """
+    keys = {same_file_key(path): (path, role) for path, role in inputs.items()}
+    for name, path in requested_outputs(args):
+        if path is None:
+            continue
+        found = keys.get(same_file_key(path))
+        if found is not None:
+            raise UsageError(
+                f"{path}: the {name} report would overwrite the {found[1]} {found[0]}",
+                hint="write the report to another file",
+            )
+
+
 def finish(args: argparse.Namespace, report: Report) -> int:
     """Write every requested report, and return the exit code its findings call for.
 

@@ -10,13 +10,19 @@ first added it and how long it has been exposed.
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keyless.commands.options import add_option
-from keyless.commands.reporting import add_report_options, finish
+from keyless.commands.reporting import add_report_options, check_outputs_apart, finish
 from keyless.errors import ExitCode, UsageError
 from keyless.findings import Finding
+
+if TYPE_CHECKING:
+    from keyless.scan.sources import Blob
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -136,6 +142,37 @@ def _add_history_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _check_inputs(args: argparse.Namespace) -> None:
+    """Raise UsageError when a report would overwrite the baseline or a named file."""
+    inputs = {p: "scanned file" for p in args.paths if Path(p).is_file()}
+    if args.baseline:
+        inputs[args.baseline] = "baseline"
+    check_outputs_apart(args, inputs)
+
+
+def _staged_prefixes(paths: list[str], repo_root: Path) -> list[str]:
+    """Return PATH arguments as repository-relative paths; "" stands for the whole index."""
+    prefixes = []
+    for raw in paths:
+        absolute = Path(os.path.abspath(raw))
+        try:
+            relative = absolute.relative_to(repo_root.resolve()).as_posix()
+        except ValueError:
+            raise UsageError(
+                f"{raw}: is outside the repository {repo_root}, so --staged has nothing there",
+                hint="name paths inside the repository, or leave them out to scan the index",
+            ) from None
+        prefixes.append("" if relative == "." else relative)
+    return prefixes
+
+
+def _under(blobs: Iterable[Blob], prefixes: list[str]) -> Iterator[Blob]:
+    """Yield the staged blobs at or below one of `prefixes`."""
+    for blob in blobs:
+        if any(p in ("", blob.path) or blob.path.startswith(p + "/") for p in prefixes):
+            yield blob
+
+
 def _partial(paths: list[str], root: Path) -> bool:
     """Return whether PATH arguments name less than the whole of `root`."""
     return any(Path(p).resolve() != root.resolve() for p in paths)
@@ -212,6 +249,7 @@ def run(args: argparse.Namespace) -> int:
         from keyless.commands.history import run_history
 
         return run_history(args)
+    _check_inputs(args)
     started = datetime.now(timezone.utc)
     first = Path(args.paths[0]) if args.paths else Path.cwd()
     repo_root = git.toplevel(first if first.exists() else Path.cwd())
@@ -226,6 +264,8 @@ def run(args: argparse.Namespace) -> int:
                 hint="run it inside a git work tree, or scan files by passing their paths",
             )
         blobs = staged_blobs(repo_root, setup.max_file_size, skipped, setup.exclude)
+        if args.paths:
+            blobs = _under(blobs, _staged_prefixes(args.paths, repo_root))
     else:
         selection = select_paths(args.paths or ["."], repo_root)
         missing = selection.missing
