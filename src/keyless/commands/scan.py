@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -173,6 +173,17 @@ def _under(blobs: Iterable[Blob], prefixes: list[str]) -> Iterator[Blob]:
             yield blob
 
 
+def _exists_under(root: Path) -> Callable[[str], bool]:
+    """Return a check that a report path still names a file (or link) under `root`."""
+
+    def exists(path: str) -> bool:
+        # A name with bytes that were not UTF-8 is stored escaped (`\\xNN`) and cannot
+        # be checked, so its entries are kept.
+        return "\\x" in path or os.path.lexists(root / path)
+
+    return exists
+
+
 def _partial(paths: list[str], root: Path) -> bool:
     """Return whether PATH arguments name less than the whole of `root`."""
     return any(Path(p).resolve() != root.resolve() for p in paths)
@@ -284,6 +295,8 @@ def run(args: argparse.Namespace) -> int:
                 keep_paths_outside=outcome.scanned_paths,
                 kind="secrets",
                 partial=args.staged or _partial(args.paths, repo_root or Path.cwd()),
+                active_rules={d.rule.id for d in setup.engine.prefilter.detectors},
+                exists=_exists_under(repo_root or Path.cwd()),
             )
             logger.warning("baseline %s written with %d entries", baseline_path, count)
             return ExitCode.OK

@@ -178,6 +178,8 @@ def write(
     keep_paths_outside: set[str] | None,
     kind: str | None = None,
     partial: bool = False,
+    active_rules: set[str] | None = None,
+    exists: Callable[[str], bool] | None = None,
 ) -> int:
     """Write the baseline for `findings` and return how many entries it holds.
 
@@ -187,6 +189,9 @@ def write(
     existing baseline records another kind, instead of mixing the two, and when a
     `partial` scan would replace a detect-secrets baseline that lists files it did not
     scan: those entries cannot be turned into keyless ones without scanning the files.
+
+    With `active_rules`, entries of other rules (disabled in this run) are kept even
+    for scanned paths. With `exists`, kept entries whose file is gone are dropped.
     """
     entries = {(f.rule_id, escape_undecodable(f.path), f.key) for f in findings}
     if path.exists() and (keep_paths_outside is not None or kind is not None):
@@ -199,7 +204,12 @@ def write(
             )
         if keep_paths_outside is not None:
             keep = {escape_undecodable(p) for p in keep_paths_outside}
-            entries |= {e for e in previous.entries if e[1] not in keep}
+            entries |= {
+                e
+                for e in previous.entries
+                if (e[1] not in keep or (active_rules and e[0] not in active_rules))
+                and (exists is None or exists(e[1]))
+            }
             unscanned = sorted(previous.detect_secrets_paths - keep)
             if partial and unscanned:
                 shown = ", ".join(unscanned[:5]) + (", ..." if len(unscanned) > 5 else "")
