@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from keyless import git
 from keyless.logs import logger
@@ -68,15 +68,40 @@ class Selection:
 
 
 def is_excluded(path: str, patterns: Sequence[str]) -> bool:
-    """Return whether `path` matches an exclude glob, as a whole or as a directory prefix."""
-    pure = PurePosixPath(path)
+    """Return whether `path` matches an exclude glob; see `excluded_by`."""
+    return excluded_by(path, patterns) is not None
+
+
+def excluded_by(path: str, patterns: Sequence[str]) -> str | None:
+    """Return the first exclude glob that matches `path`, or None.
+
+    The rules follow .gitignore: a pattern with no `/` except a trailing one matches a
+    file or folder name at any depth (`fixtures/` excludes `tests/fixtures/`); one with
+    a leading or inner `/` is anchored at the root (`/tests/fixtures`); a trailing `/`
+    matches folders only. Unlike .gitignore, `*` also matches `/`.
+    """
     for pattern in patterns:
-        stripped = pattern.rstrip("/")
-        if fnmatchcase(path, stripped) or pure.match(stripped):
-            return True
-        if any(fnmatchcase(str(parent), stripped) for parent in pure.parents if str(parent) != "."):
-            return True
-    return False
+        if _glob_matches(path, pattern):
+            return pattern
+    return None
+
+
+def _glob_matches(path: str, pattern: str) -> bool:
+    folders_only = pattern.endswith("/")
+    core = pattern.rstrip("/")
+    if not core.strip("/"):
+        return False
+    parts = path.split("/")
+    if "/" not in core:
+        names = parts[:-1] if folders_only else parts
+        return any(fnmatchcase(name, core) for name in names)
+    core = core.lstrip("/")
+    # Each parent folder, then the path itself unless only folders match.
+    candidates = ["/".join(parts[:i]) for i in range(1, len(parts))]
+    if not folders_only:
+        candidates.append(path)
+    forms = [core, core[3:]] if core.startswith("**/") else [core]
+    return any(fnmatchcase(candidate, form) for candidate in candidates for form in forms)
 
 
 def select_paths(paths: Sequence[str], repo_root: Path | None) -> Selection:
@@ -182,13 +207,24 @@ def read_files(
     selection: Selection, max_size: int, skipped: Skipped, exclude: Sequence[str]
 ) -> Iterator[Blob]:
     """Read each selected file, counting the ones skipped and why."""
+    used: set[str] = set()
     for path, display in selection.files:
-        if exclude and is_excluded(display, exclude):
+        pattern = excluded_by(display, exclude) if exclude else None
+        if pattern is not None:
+            used.add(pattern)
             skipped.add("excluded", display)
             continue
         blob = _read(path, display, max_size, skipped)
         if blob is not None:
             yield blob
+    for pattern in exclude:
+        if pattern not in used and selection.files:
+            logger.warning(
+                "exclude pattern %r matched none of the %d files selected; check it "
+                "(patterns follow .gitignore rules, see docs/configuration.md)",
+                pattern,
+                len(selection.files),
+            )
 
 
 def _read(path: Path, display: str, max_size: int, skipped: Skipped) -> Blob | None:
