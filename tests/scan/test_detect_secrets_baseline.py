@@ -78,3 +78,18 @@ def test_partial_update_keeps_other_files(
     assert result.code == 0
     result, document = scan_json(capsys, "--baseline", ".secrets.baseline")
     assert (result.code, document["findings"], document["baselined"]) == (0, [], 2)
+
+
+def test_staged_reads_lines_from_index(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo.write("README.md", "hello\n")
+    repo.commit("initial")
+    repo.write("key.pem", fakes.pem_private_key())
+    monkeypatch.chdir(repo.path)
+    detect_secrets_scan(repo.path)
+    repo.git("add", "key.pem")
+    # The work tree no longer has the key; the line must come from the index.
+    repo.write("key.pem", "removed\n")
+    result, document = scan_json(capsys, "--staged", "--baseline", ".secrets.baseline")
+    assert (result.code, document["findings"], document["baselined"]) == (0, [], 1)

@@ -209,22 +209,16 @@ class _LineReader:
         return lines[number - 1]
 
     def _read(self, path: str) -> list[str] | None:
-        import subprocess
-
+        from keyless import git
         from keyless.scan.text import decode
 
         data: bytes | None = None
         try:
             if self.staged and self.repo_root is not None:
-                data = subprocess.run(
-                    ["git", "show", f":{path}"],
-                    cwd=self.repo_root,
-                    capture_output=True,
-                    check=True,
-                ).stdout
+                data = git.run(["cat-file", "blob", f":{path}"], self.repo_root)
             elif path in self.files:
                 data = self.files[path].read_bytes()
-        except (OSError, subprocess.CalledProcessError):
+        except (OSError, git.GitError):
             return None
         decoded = decode(data) if data is not None else None
         if decoded is None:

@@ -150,15 +150,11 @@ def _outside(path: Path, repo_root: Path) -> bool:
 
 def _ignored(directory: Path, repo_root: Path) -> bool:
     """Return whether git ignores `directory`, which the user named to be scanned anyway."""
-    import subprocess
-
-    proc = subprocess.run(
-        ["git", "check-ignore", "-q", "--", os.path.abspath(directory)],
-        cwd=repo_root,
-        capture_output=True,
-        check=False,
-    )
-    if proc.returncode == 0:
+    if Path(os.path.abspath(directory)) == repo_root:
+        return False
+    # Without -q, git prints the path when it is ignored and nothing when it is not.
+    out = git.run(["check-ignore", "--", os.path.abspath(directory)], repo_root, check=False)
+    if out.strip():
         logger.info("%s: ignored by git, but named on the command line, so scanned", directory)
         return True
     return False
