@@ -40,7 +40,7 @@ def test_every_type(
         "aws.txt": f"id {fakes.aws_key_id()}\n",
         "slack.txt": f"value {fakes.slack_token()}\n",
         "stripe.txt": f"value {fakes.stripe_key()}\n",
-        "settings.py": f'password = "{fakes.password()}"\n',
+        "settings.py": f'password = "{fakes.random_string(24)}"\n',
     }
     for name, text in files.items():
         repo.write(name, text)
