@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from keyless.cli import main
 from tests import fakes
 from tests.conftest import GitRepo
 from tests.scan.support import run
@@ -114,3 +115,17 @@ def test_invalid_kind_is_config_error(project: GitRepo, capsys: pytest.CaptureFi
     result = run(capsys, "scan", "--baseline", "baseline.json")
     assert result.code == 2
     assert "baseline kind must be a string" in result.err
+
+
+def test_history_baseline_records_kind(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(repo.path)
+    repo.write("app.py", f'TOKEN = "{fakes.github_token()}"\n')
+    repo.commit("add a token")
+    baseline = repo.path / "history.baseline.json"
+    assert main(["scan", "--history", "--baseline", str(baseline), "--update-baseline"]) == 0
+    assert json.loads(baseline.read_text())["kind"] == "secrets"
+    capsys.readouterr()
+    main(["audit", "--baseline", str(baseline)])
+    assert "Give `keyless audit` its own baseline file" in capsys.readouterr().err

@@ -92,10 +92,12 @@ def run_history(args: argparse.Namespace) -> int:
     if args.baseline:
         baseline_path = Path(args.baseline)
         if args.update_baseline:
-            count = baselines.write(baseline_path, _per_path(findings), keep_paths_outside=None)
+            count = baselines.write(
+                baseline_path, _per_path(findings), keep_paths_outside=None, kind="secrets"
+            )
             logger.warning("baseline %s written with %d entries", baseline_path, count)
             return ExitCode.OK
-        accepted = baselines.load(baseline_path)
+        accepted = baselines.load(baseline_path, kind="secrets")
         kept = [f for f in findings if not any(accepted.contains(p) for p in _per_path([f]))]
         baselined = len(findings) - len(kept)
         findings = kept
