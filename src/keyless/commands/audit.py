@@ -115,10 +115,7 @@ def run(args: argparse.Namespace) -> int:
             )
             logger.warning("baseline %s written with %d entries", baseline_path, count)
             return ExitCode.OK
-        accepted = baselines.load(baseline_path, kind="audit")
-        kept = [f for f in findings if not accepted.contains(f)]
-        baselined = len(findings) - len(kept)
-        findings = kept
+        findings, baselined = baselines.drop_known(baseline_path, findings, kind="audit")
 
     report = Report(
         kind="audit",

@@ -97,10 +97,9 @@ def run_history(args: argparse.Namespace) -> int:
             )
             logger.warning("baseline %s written with %d entries", baseline_path, count)
             return ExitCode.OK
-        accepted = baselines.load(baseline_path, kind="secrets")
-        kept = [f for f in findings if not any(accepted.contains(p) for p in _per_path([f]))]
-        baselined = len(findings) - len(kept)
-        findings = kept
+        findings, baselined = baselines.drop_known(
+            baseline_path, findings, kind="secrets", variants=lambda f: _per_path([f])
+        )
 
     report = Report(
         kind="secrets",

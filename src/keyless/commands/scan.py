@@ -294,12 +294,11 @@ def run(args: argparse.Namespace) -> int:
             )
             logger.warning("baseline %s written with %d entries", baseline_path, count)
             return ExitCode.OK
-        accepted = baselines.load(baseline_path, kind="secrets")
         files = {display: path for path, display in listed}
         line_of = _LineReader(files, repo_root, staged=args.staged)
-        kept = [f for f in findings if not accepted.contains(f, line_of)]
-        baselined = len(findings) - len(kept)
-        findings = kept
+        findings, baselined = baselines.drop_known(
+            baseline_path, findings, kind="secrets", line=line_of
+        )
 
     report = Report(
         kind="secrets",

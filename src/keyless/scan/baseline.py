@@ -171,6 +171,29 @@ def _from_detect_secrets(data: dict[str, object], path: Path) -> Baseline:
     return baseline
 
 
+def drop_known(
+    path: Path,
+    findings: list[Finding],
+    *,
+    kind: str,
+    line: Callable[[Finding], str | None] | None = None,
+    variants: Callable[[Finding], list[Finding]] | None = None,
+) -> tuple[list[Finding], int]:
+    """Return the findings the baseline at `path` does not accept, and how many it did.
+
+    `line` gives a finding's line for detect-secrets entries. `variants` gives the
+    copies of a finding to look up (a history finding once per path it was seen at);
+    the finding is accepted when any copy is.
+    """
+    accepted = load(path, kind=kind)
+    kept = []
+    for finding in findings:
+        candidates = variants(finding) if variants is not None else [finding]
+        if not any(accepted.contains(candidate, line) for candidate in candidates):
+            kept.append(finding)
+    return kept, len(findings) - len(kept)
+
+
 def write(
     path: Path,
     findings: Iterable[Finding],
