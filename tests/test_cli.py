@@ -108,3 +108,14 @@ def test_each_command_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> Non
 def test_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["no-such-command"]) == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_file_named_like_option_is_refused(
+    repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(repo.path)
+    repo.write("leak.cfg", f'token = "{github_token()}"\n')
+    repo.write("--fail-on=never", "x\n")
+    assert main(["scan", "leak.cfg", "--fail-on=never"]) == 2
+    assert "is both an option and the name of an existing file" in capsys.readouterr().err
+    assert main(["scan", "--", "leak.cfg", "--fail-on=never"]) == 1

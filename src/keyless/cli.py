@@ -16,7 +16,7 @@ from types import ModuleType
 
 from keyless import __version__, logs
 from keyless.commands.options import check_environment
-from keyless.errors import Error, ExitCode
+from keyless.errors import Error, ExitCode, UsageError
 from keyless.logs import logger
 
 # Subcommand name -> (module, one-line help). Order is the order of `keyless --help`.
@@ -68,6 +68,24 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _reject_option_like_files(arguments: Sequence[str]) -> None:
+    """Raise UsageError when an option before `--` is also the name of an existing file.
+
+    Tools such as pre-commit append file names to the command line. A committed file
+    named `--fail-on=never` would otherwise switch the scan's gate off, so such an
+    argument is refused rather than read as an option or as a path.
+    """
+    for argument in arguments:
+        if argument == "--":
+            return
+        if argument.startswith("-") and len(argument) > 1 and os.path.lexists(argument):
+            raise UsageError(
+                f"{argument!r} is both an option and the name of an existing file, so "
+                "keyless cannot tell which it is",
+                hint=f"rename the file, or pass it after `--` or as ./{argument}",
+            )
+
+
 def _command_in(arguments: Sequence[str]) -> str:
     """Return the subcommand named in `arguments`, or "" when there is none.
 
@@ -109,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run keyless with `argv` (default: sys.argv) and return the exit code."""
     try:
         arguments = sys.argv[1:] if argv is None else list(argv)
+        _reject_option_like_files(arguments)
         parser = build_parser(_command_in(arguments))
         args = parser.parse_args(arguments)
     except Error as exc:
