@@ -48,6 +48,18 @@ _OIDC_COMMANDS = re.compile(
 )
 
 
+# Modes of keyless's own GitHub Action that request the job's OIDC token. The action
+# may live under any owner (a fork or a mirror), so only the repository name is read.
+_KEYLESS_TOKEN_MODES = frozenset({"vault", "aws", "gcp", "azure", "token"})
+
+
+def _is_keyless_exchange(repository: str, mode: Scalar | None) -> bool:
+    """Return whether a step runs keyless's action in a mode that uses the OIDC token."""
+    if repository.rsplit("/", 1)[-1].lower() != "keyless" or mode is None:
+        return False
+    return str(mode.value).strip().lower() in _KEYLESS_TOKEN_MODES
+
+
 class ExcessivePermissions(AuditRule):
     """Check workflow- and job-level `permissions:` against what the jobs use."""
 
@@ -155,6 +167,8 @@ def _check_id_token_use(job: Job, block: Node | None, context: Context) -> None:
     for step in job.steps:
         action = step.action
         if action is not None and not action.local:
+            if _is_keyless_exchange(action.repository, step.input("mode")):
+                return
             inputs = OIDC_ACTIONS.get(action.name) or OIDC_ACTIONS.get(action.repository)
             if inputs is not None:
                 if not inputs or any(step.input(i) is not None for i in inputs):
