@@ -182,8 +182,8 @@ def drop_known(
     """Return the findings the baseline at `path` does not accept, and how many it did.
 
     `line` gives a finding's line for detect-secrets entries. `variants` gives the
-    copies of a finding to look up (a history finding once per path it was seen at);
-    the finding is accepted when any copy is.
+    copies of a finding to look up, such as a history finding once per path it was
+    seen at. The finding is accepted when any copy is.
     """
     accepted = load(path, kind=kind)
     kept = []
