@@ -1,4 +1,4 @@
-"""Helpers for the cloud command tests: token files and GitHub env file parsing."""
+"""Helpers for the cloud command tests: token files and masked values."""
 
 from __future__ import annotations
 
@@ -17,30 +17,6 @@ def token_file(directory: Path, audience: str, **claims: object) -> tuple[Path, 
     path = directory / "oidc-token"
     path.write_text(token)
     return path, token
-
-
-def parse_github_env(text: str) -> dict[str, str]:
-    """Parse a GITHUB_ENV file (name=value lines and name<<DELIMITER heredocs)."""
-    values: dict[str, str] = {}
-    lines = text.split("\n")
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        index += 1
-        if not line:
-            continue
-        equals, heredoc = line.find("="), line.find("<<")
-        if equals >= 0 and (heredoc < 0 or equals < heredoc):
-            values[line[:equals]] = line[equals + 1 :]
-            continue
-        name, delimiter = line[:heredoc], line[heredoc + 2 :]
-        body = []
-        while lines[index] != delimiter:
-            body.append(lines[index])
-            index += 1
-        index += 1
-        values[name] = "\n".join(body)
-    return values
 
 
 def masked_values(captured: pytest.CaptureResult[str]) -> list[str]:

@@ -12,7 +12,8 @@ import pytest
 import responses
 
 from keyless.cli import main
-from tests.commands.helpers import masked_values, parse_github_env, token_file
+from tests.commands.helpers import masked_values, token_file
+from tests.support.actions import parse_env_file
 
 ROLE = "arn:aws:iam::123456789012:role/deploy"
 
@@ -53,7 +54,7 @@ def test_env_export_in_github(
     )
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    env = parse_github_env((github_job / "env").read_text())
+    env = parse_env_file((github_job / "env").read_text())
     assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA")
     assert env["AWS_REGION"] == "eu-west-1"
     assert env["AWS_DEFAULT_REGION"] == "eu-west-1"
@@ -89,7 +90,7 @@ def test_profile_credentials_file(
         ]
     )
     assert code == 0, capsys.readouterr().err
-    env = parse_github_env((github_job / "env").read_text())
+    env = parse_env_file((github_job / "env").read_text())
     credentials = Path(env["AWS_SHARED_CREDENTIALS_FILE"])
     assert env["AWS_PROFILE"] == "ci"
     assert credentials.is_relative_to(github_job / "temp")

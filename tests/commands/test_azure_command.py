@@ -11,7 +11,8 @@ import responses
 
 from keyless.cli import main
 from tests import fakes
-from tests.commands.helpers import masked_values, parse_github_env, token_file
+from tests.commands.helpers import masked_values, token_file
+from tests.support.actions import parse_env_file
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CLIENT = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
@@ -42,7 +43,7 @@ def test_access_token_masked(
     code = main(["azure", "--token-file", str(path)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    env = parse_github_env((github_job / "env").read_text())
+    env = parse_env_file((github_job / "env").read_text())
     assert env["AZURE_ACCESS_TOKEN"] == access
     assert env["AZURE_CLIENT_ID"] == CLIENT
     assert access in masked_values(captured)
@@ -56,7 +57,7 @@ def test_workload_identity_variables(
     path, token = token_file(github_job, "api://AzureADTokenExchange")
     code = main(["azure", "--token-file", str(path), "--credentials", "workload-identity"])
     assert code == 0, capsys.readouterr().err
-    env = parse_github_env((github_job / "env").read_text())
+    env = parse_env_file((github_job / "env").read_text())
     federated = Path(env["AZURE_FEDERATED_TOKEN_FILE"])
     assert federated.read_text() == token
     assert stat.S_IMODE(federated.stat().st_mode) == 0o600

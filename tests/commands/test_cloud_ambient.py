@@ -12,7 +12,7 @@ import responses
 
 from keyless.cli import main
 from tests import fakes
-from tests.commands.helpers import parse_github_env
+from tests.support.actions import parse_env_file
 from tests.support.issuer import Issuer
 
 PROVIDER = "projects/123456789012/locations/global/workloadIdentityPools/ci/providers/github"
@@ -40,7 +40,7 @@ def test_aws_requests_sts_audience(
     )
     assert code == 0, capsys.readouterr().err
     assert requested_audiences(github_oidc) == ["sts.amazonaws.com"]
-    assert parse_github_env((github_job / "env").read_text())["AWS_ACCESS_KEY_ID"]
+    assert parse_env_file((github_job / "env").read_text())["AWS_ACCESS_KEY_ID"]
 
 
 def test_azure_requests_token_exchange_audience(
@@ -95,7 +95,7 @@ def test_gcp_external_account_refreshes_from_github(
     assert code == 0, capsys.readouterr().err
     audience = f"https://iam.googleapis.com/{PROVIDER}"
     assert requested_audiences(github_oidc) == [audience]
-    path = parse_github_env((github_job / "env").read_text())["GOOGLE_APPLICATION_CREDENTIALS"]
+    path = parse_env_file((github_job / "env").read_text())["GOOGLE_APPLICATION_CREDENTIALS"]
     source = json.loads(Path(path).read_text())["credential_source"]
     assert "file" not in source
     # Fetch a fresh token the way Google's SDKs do for a url credential source.

@@ -9,7 +9,8 @@ import responses
 
 from keyless.cli import main
 from tests import fakes
-from tests.commands.helpers import masked_values, parse_github_env, token_file, without_masks
+from tests.commands.helpers import masked_values, token_file, without_masks
+from tests.support.actions import parse_env_file
 
 PROVIDER = "projects/123456789012/locations/global/workloadIdentityPools/ci/providers/github"
 ACCOUNT = "deployer@my-project.iam.gserviceaccount.com"
@@ -35,7 +36,7 @@ def test_aws_debug_log_has_no_secret(
     args = ["aws", "-vv", "--role-arn", ROLE, "--sts-endpoint", moto_sts, "--token-file", str(path)]
     assert main([*args, "--chain-role-arn", "arn:aws:iam::123456789012:role/next"]) == 0
     captured = capsys.readouterr()
-    env = parse_github_env((github_job / "env").read_text())
+    env = parse_env_file((github_job / "env").read_text())
     secrets = [env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"]]
     check_no_leak(captured, [token, *secrets])
     assert "AWS STS: AssumeRole" in captured.err

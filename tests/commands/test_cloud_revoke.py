@@ -9,7 +9,8 @@ import responses
 
 from keyless.cli import main
 from tests import fakes
-from tests.commands.helpers import parse_github_env, token_file
+from tests.commands.helpers import token_file
+from tests.support.actions import parse_env_file
 
 ROLE = "arn:aws:iam::123456789012:role/deploy"
 PROVIDER = "projects/123456789012/locations/global/workloadIdentityPools/ci/providers/github"
@@ -56,7 +57,7 @@ def test_revoke_after_all_three_clouds(
     assert main([*azure, "--authority-host", "http://127.0.0.1:9/e"]) == 0
     capsys.readouterr()
 
-    exported = parse_github_env((github_job / "env").read_text())
+    exported = parse_env_file((github_job / "env").read_text())
     files = [
         Path(exported[name])
         for name in (
@@ -71,7 +72,7 @@ def test_revoke_after_all_three_clouds(
     for path in files:
         assert not path.exists(), path
         assert not path.parent.exists(), path.parent
-    cleared = parse_github_env((github_job / "env").read_text())
+    cleared = parse_env_file((github_job / "env").read_text())
     for name in exported:
         assert cleared[name] == "", name
     leftovers = [p.name for p in (github_job / "temp" / "keyless").iterdir()]

@@ -13,7 +13,8 @@ from keyless.cli import main
 from keyless.commands.gcp import PrivateFiles, _credential_source
 from keyless.identity.token import from_file
 from tests import fakes
-from tests.commands.helpers import masked_values, parse_github_env, token_file
+from tests.commands.helpers import masked_values, token_file
+from tests.support.actions import parse_env_file
 
 PROVIDER = "projects/123456789012/locations/global/workloadIdentityPools/ci/providers/github"
 ACCOUNT = "deployer@my-project.iam.gserviceaccount.com"
@@ -56,7 +57,7 @@ def test_access_token_masked_and_exported(
     code = main([*base_args(path), "--service-account", ACCOUNT])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert parse_github_env((github_job / "env").read_text())["GOOGLE_OAUTH_ACCESS_TOKEN"] == final
+    assert parse_env_file((github_job / "env").read_text())["GOOGLE_OAUTH_ACCESS_TOKEN"] == final
     assert final in masked_values(captured)
 
 
@@ -69,7 +70,7 @@ def test_external_account_file_outside_workspace(
         [*base_args(path), "--service-account", ACCOUNT, "--credentials", "external-account"]
     )
     assert code == 0, capsys.readouterr().err
-    env = parse_github_env((github_job / "env").read_text())
+    env = parse_env_file((github_job / "env").read_text())
     credentials = Path(env["GOOGLE_APPLICATION_CREDENTIALS"])
     assert env["CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE"] == str(credentials)
     assert credentials.is_relative_to(github_job / "temp")

@@ -14,31 +14,7 @@ from keyless.exchange.emit import EmitError, EmitSettings, Export, Output, emit
 from keyless.exchange.state import State, StateError, state_dir
 from keyless.secret import Secret
 from tests import fakes
-
-
-def parse_github_env_file(text: str) -> dict[str, str]:
-    """Parse a GITHUB_ENV file the way the Actions runner does (name=value, heredocs)."""
-    values: dict[str, str] = {}
-    lines = text.split("\n")
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        index += 1
-        if not line:
-            continue
-        equals = line.find("=")
-        heredoc = line.find("<<")
-        if equals >= 0 and (heredoc < 0 or equals < heredoc):
-            values[line[:equals]] = line[equals + 1 :]
-            continue
-        name, delimiter = line[:heredoc], line[heredoc + 2 :]
-        body = []
-        while lines[index] != delimiter:
-            body.append(lines[index])
-            index += 1
-        index += 1
-        values[name] = "\n".join(body)
-    return values
+from tests.support.actions import parse_env_file
 
 
 @pytest.fixture
@@ -85,8 +61,8 @@ def test_github_env_heredoc_round_trip(github_job: Path) -> None:
     outputs = sample_outputs()
     with State.open(state_dir()) as state:
         emit(outputs, EmitSettings([Export.GITHUB]), state)
-    env = parse_github_env_file((github_job / "env").read_text())
-    step_outputs = parse_github_env_file((github_job / "output").read_text())
+    env = parse_env_file((github_job / "env").read_text())
+    step_outputs = parse_env_file((github_job / "output").read_text())
     for output in outputs:
         assert env[output.name] == output.value.reveal()
         assert step_outputs[output.name] == output.value.reveal()

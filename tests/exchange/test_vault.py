@@ -19,7 +19,7 @@ import requests
 from keyless import cli
 from keyless.errors import ExitCode
 from tests.exchange.conftest import AUDIENCE, NAMESPACE, Vault
-from tests.exchange.test_emit import parse_github_env_file
+from tests.support.actions import parse_env_file
 
 
 @dataclass
@@ -216,7 +216,7 @@ def test_github_export_then_revoke(
         "secret/multi pem | TLS_KEY",
     )
     assert result.code == 0, result.err
-    env = parse_github_env_file((github_job / "env").read_text())
+    env = parse_env_file((github_job / "env").read_text())
     assert env["DB_PASSWORD"] == vault.values["app_password"]
     assert env["TLS_KEY"] == vault.values["pem"]
     masked = {line.removeprefix("::add-mask::") for line in result.err.splitlines()}
@@ -234,7 +234,7 @@ def test_github_export_then_revoke(
     assert revoked.code == 0, revoked.err
     assert lookup_self(vault, token) == 403
     assert not (state / "state.json").exists()
-    cleared = parse_github_env_file((github_job / "env").read_text())
+    cleared = parse_env_file((github_job / "env").read_text())
     assert cleared["DB_PASSWORD"] == ""
     assert cleared["TLS_KEY"] == ""
 
@@ -493,7 +493,7 @@ def test_github_job_end_to_end(
     assert result.code == 0, result.err
     [request] = vault.issuer.token_requests[requests_before:]
     assert request.query["audience"] == [AUDIENCE]
-    env = parse_github_env_file((github_job / "env").read_text())
+    env = parse_env_file((github_job / "env").read_text())
     assert env["APP_PASSWORD"] == vault.values["app_password"]
     assert env["APP_API_KEY"] == vault.values["app_api_key"]
     assert_no_leak([result.out, result.err], vault.values.values())
