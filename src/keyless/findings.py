@@ -24,7 +24,7 @@ def escape_undecodable(text: str) -> str:
 
 
 class Severity(str, enum.Enum):
-    """How bad a finding is, from `info` to `critical`."""
+    """The impact of a finding, from `info` to `critical`."""
 
     INFO = "info"
     LOW = "low"
@@ -45,7 +45,7 @@ _SEVERITY_ORDER = list(Severity)
 
 
 class Confidence(str, enum.Enum):
-    """How likely a finding is to be real."""
+    """The likelihood that a finding is real."""
 
     LOW = "low"
     MEDIUM = "medium"
@@ -72,7 +72,7 @@ def fails(severity: Severity, fail_on: str) -> bool:
 
 @dataclass(frozen=True)
 class Rule:
-    """What a rule finds and how to fix it; shared by all findings of the rule."""
+    """A rule's description and fix, shared by all findings of the rule."""
 
     id: str
     title: str
@@ -105,7 +105,7 @@ class Commit:
 
 @dataclass
 class History:
-    """Where and how long a secret from git history has been exposed."""
+    """The places and time span in which a secret from git history was exposed."""
 
     first_seen: Commit
     last_seen: Commit

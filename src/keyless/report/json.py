@@ -32,7 +32,7 @@ def render(report: Report) -> str:
 
 
 def finding_to_dict(finding: Finding) -> dict[str, Any]:
-    """Return the JSON object for one finding; it never holds the secret itself."""
+    """Return the JSON object for one finding; it never contains the secret itself."""
     loc = finding.location
     data: dict[str, Any] = {
         "rule_id": finding.rule_id,

@@ -1,4 +1,4 @@
-"""What a command hands to the report formats."""
+"""The report model that commands pass to the output formats."""
 
 from __future__ import annotations
 

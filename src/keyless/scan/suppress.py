@@ -30,7 +30,7 @@ def is_suppressed(rule_id: str, line: str, previous_line: str | None) -> bool:
         return False
     if _PRAGMA_NEXT.search(previous_line):
         return True
-    # An allow comment on the line above counts only when that line holds nothing else,
+    # An allow comment on the line above counts only when that line contains nothing else,
     # so a secret on line N does not hide one on line N+1.
     stripped = previous_line.strip()
     return rule_id in allowed_rules(previous_line) and _is_comment(stripped)
