@@ -53,7 +53,7 @@ def run_history(args: argparse.Namespace) -> int:
     notes: list[str] = []
     if not commits:
         notes.append("no commits to scan: the repository or the selected range is empty")
-    cut = history.shallow_clone(root, {sha for sha, _ in commits})
+    cut = history.shallow_clone(root, set(commits))
     if cut is not None and cut.boundary:
         note = history.shallow_note(cut)
         logger.warning("%s", note)

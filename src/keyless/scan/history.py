@@ -1,8 +1,8 @@
 """Scan git history: every line added by every selected commit, one finding per secret.
 
-Commits are listed with `git log`, split into contiguous ranges, and each range is
-streamed by its own `git diff-tree --stdin -p -U0` process, so git's work spreads
-over the machine's cores while keyless scans the streams. The options given to git
+Commits are listed with `git rev-list` and cut into chunks. Each worker streams the
+chunks it claims through its own `git diff-tree --stdin -p -U0` process, so git's
+work spreads over the machine's cores while keyless scans the streams. The options given to git
 make the stream complete whatever the repository's own settings are:
 
 - `--no-renames`: a renamed or copied file shows its whole content as added, so the
@@ -19,6 +19,7 @@ make the stream complete whatever the repository's own settings are:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import threading
@@ -33,8 +34,9 @@ from keyless import git
 from keyless.errors import UsageError
 from keyless.findings import Commit, Finding, History
 from keyless.logs import logger
+from keyless.scan import patches
 from keyless.scan.engine import Engine
-from keyless.scan.history_workers import reregister, run_ranges
+from keyless.scan.history_workers import reregister, run_workers
 from keyless.scan.patches import (
     COMMIT_MARK,
     CommitHeader,
@@ -46,8 +48,12 @@ from keyless.scan.patches import (
 from keyless.scan.sources import Skipped
 from keyless.scan.text import decode
 
-# Bytes read from a git pipe at a time.
-_READ_SIZE = 1 << 22
+# Bytes read from a git pipe at a time, and scanned at a time.
+_READ_SIZE = 1 << 20
+_BLOCK_SIZE = 1 << 20
+# Commits written to git's stdin at a time, and how few may wait before writing more.
+_PIECE = 64
+_AHEAD = 64
 # Below this many commits one git process is faster than starting several.
 _MIN_COMMITS_PER_PROCESS = 1000
 _MAX_PROCESSES = 4
@@ -177,14 +183,10 @@ def _is_null(revision: str) -> bool:
     return len(revision) in (40, 64) and not revision.strip("0")
 
 
-def list_commits(root: Path, selection: Selection) -> list[tuple[str, int]]:
-    """Return (SHA, committer time) of each selected commit, children before parents."""
-    out = git.run(["log", "--topo-order", "--format=%H %ct", *selection.revisions, "--"], root)
-    commits = []
-    for line in out.decode("ascii").splitlines():
-        sha, _, time = line.partition(" ")
-        commits.append((sha, int(time)))
-    return commits
+def list_commits(root: Path, selection: Selection) -> list[str]:
+    """Return the SHA of each selected commit, children before parents."""
+    out = git.run(["rev-list", "--topo-order", *selection.revisions, "--"], root)
+    return out.decode("ascii").split()
 
 
 def shallow_clone(root: Path, shas: set[str]) -> ShallowClone | None:
@@ -256,7 +258,7 @@ def scan_history(
     exclude: list[str],
     progress: Callable[[int], None] | None = None,
     processes: int | None = None,
-    commits: list[tuple[str, int]] | None = None,
+    commits: list[str] | None = None,
 ) -> HistoryOutcome:
     """Scan the selected commits and return one finding per unique secret.
 
@@ -268,29 +270,21 @@ def scan_history(
     outcome = HistoryOutcome(commits=len(commits))
     if not commits:
         return outcome
-    ranges = _split(commits, processes)
-    lock = threading.Lock()
 
-    def count(n: int) -> None:
-        if progress is not None:
-            with lock:
-                progress(n)
-
-    def run_range(shas: list[str], on_commits: Callable[[int], None]) -> RangeResult:
-        range_skipped = Skipped()
+    def scan_stream(
+        take: Callable[[], list[str] | None], on_commits: Callable[[int], None]
+    ) -> RangeResult:
+        stream_skipped = Skipped()
         scanner = PatchScanner(
-            engine, range_skipped, max_size=max_size, exclude=exclude, on_commits=on_commits
+            engine, stream_skipped, max_size=max_size, exclude=exclude, on_commits=on_commits
         )
-        _stream(root, shas, max_size, scanner)
-        return scanner.result, range_skipped
+        _stream(root, diff_tree_args(max_size), scanner, take)
+        return scanner.result, stream_skipped
 
-    if len(ranges) > 1:
-        _load_detectors(engine)
-    else:
-        # One range spends much of its time waiting for git's output, so load the
-        # detect-secrets plugins during that wait rather than when a line needs them.
-        threading.Thread(target=_load_detectors, args=(engine,), daemon=True).start()
-    results: list[RangeResult] = run_ranges(ranges, run_range, count)
+    workers = processes if processes is not None else default_processes(len(commits))
+    results: list[RangeResult] = run_workers(
+        commits, workers, scan_stream, progress or (lambda _: None)
+    )
     for result, _ in results:
         for sighting in result.sightings:
             sighting.finding.secret = reregister(sighting.finding.secret)
@@ -298,14 +292,14 @@ def scan_history(
     sightings: list[Sighting] = []
     binary_blobs: list[tuple[str, str, CommitHeader, str | None]] = []
     submodules: set[str] = set()
-    for result, range_skipped in results:
+    for result, stream_skipped in results:
         sightings.extend(result.sightings)
         binary_blobs.extend(result.binary_blobs)
         submodules |= result.submodules
         outcome.suppressed += result.suppressed
-        for reason, number in range_skipped.counts.items():
+        for reason, number in stream_skipped.counts.items():
             skipped.counts[reason] += number
-            skipped.examples.setdefault(reason, []).extend(range_skipped.examples[reason][:5])
+            skipped.examples.setdefault(reason, []).extend(stream_skipped.examples[reason][:5])
     sightings.extend(_scan_binary_sections(root, engine, binary_blobs, max_size, skipped))
     if submodules:
         outcome.notes.append(
@@ -314,11 +308,8 @@ def scan_history(
             + ("" if len(submodules) <= 5 else ", ...")
             + "; scan each submodule's repository on its own"
         )
-    order = {sha: index for index, (sha, _) in enumerate(commits)}
-    times = dict(commits)
-    outcome.findings = _aggregate(
-        root, engine, sightings, selection, order, times, started, max_size
-    )
+    order = {sha: index for index, sha in enumerate(commits)}
+    outcome.findings = _aggregate(root, engine, sightings, selection, order, started, max_size)
     _label_local_refs(root, selection, sightings, outcome)
     return outcome
 
@@ -373,30 +364,16 @@ def _label_local_refs(
             outcome.notes.append(f"{labelled} secret(s) found {note}")
 
 
-def _load_detectors(engine: Engine) -> None:
-    """Run each detector once on empty text, so lazy imports happen before workers fork."""
-    for detector in engine.prefilter.detectors:
-        for _ in detector.find("", 0, 0):
-            pass
-
-
 def default_processes(commits: int, limit: int | None = None) -> int:
-    """Return how many ranges to scan in parallel: one per CPU, capped by `limit`.
+    """Return how many workers to scan with: one per CPU, capped by `limit`.
 
-    Each range has at least _MIN_COMMITS_PER_PROCESS commits, and there are at most
+    Each worker gets at least _MIN_COMMITS_PER_PROCESS commits, and there are at most
     _MAX_PROCESSES of them.
     """
-    # NOTE: each range costs a git process and a worker (on pytest's history about
-    # 90 MB and 40 MB resident), so the process tree's peak grows with the ranges.
+    # NOTE: each worker costs a git process and a forked keyless process, so the
+    # process tree's peak memory grows with the workers.
     processes = min(os.cpu_count() or 1, _MAX_PROCESSES, limit or _MAX_PROCESSES)
     return max(1, min(processes, commits // _MIN_COMMITS_PER_PROCESS))
-
-
-def _split(commits: list[tuple[str, int]], processes: int | None) -> list[list[str]]:
-    if processes is None:
-        processes = default_processes(len(commits))
-    size = -(-len(commits) // processes)
-    return [[sha for sha, _ in commits[i : i + size]] for i in range(0, len(commits), size)]
 
 
 def diff_tree_args(max_size: int) -> list[str]:
@@ -431,62 +408,113 @@ def diff_tree_args(max_size: int) -> list[str]:
 
 def _stream(
     root: Path,
-    shas: list[str],
-    max_size: int,
+    args: list[str],
     scanner: PatchScanner,
-    args: list[str] | None = None,
+    take: Callable[[], list[str] | None] | None = None,
 ) -> None:
-    """Run git with `shas` on stdin (default: diff-tree) and feed its output to `scanner`."""
+    """Run git and feed its output to `scanner` in blocks that end at a section.
+
+    With `take`, git reads commits on stdin: chunks from `take`, fed as git gets
+    through them.
+    """
     proc = git.popen(
-        args or diff_tree_args(max_size), root, stdin=subprocess.PIPE, stderr=subprocess.PIPE
+        args,
+        root,
+        stdin=subprocess.PIPE if take is not None else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
-    stdin, stdout, stderr = cast(IO[bytes], proc.stdin), proc.stdout, cast(IO[bytes], proc.stderr)
-    request = "".join(f"{sha}\n" for sha in shas).encode()
+    stdout, stderr = cast(IO[bytes], proc.stdout), cast(IO[bytes], proc.stderr)
     errors: list[bytes] = []
-
-    def feed() -> None:
-        try:
-            stdin.write(request)
-            stdin.close()
-        except BrokenPipeError:
-            pass
-
-    def drain() -> None:
-        errors.append(stderr.read())
-
-    writer = threading.Thread(target=feed, daemon=True)
-    reader = threading.Thread(target=drain, daemon=True)
-    writer.start()
+    reader = threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)
     reader.start()
+    feeder = _Feeder(cast(IO[bytes], proc.stdin), take) if take is not None else None
     try:
-        _read_blocks(stdout, scanner)
+        _read_blocks(stdout.fileno(), scanner, feeder)
     finally:
+        if feeder is not None:
+            feeder.close()
         if proc.poll() is None:
             proc.kill()
         proc.wait()
-        writer.join()
         reader.join()
     if proc.returncode != 0:
         message = b"".join(errors).decode("utf-8", "replace").strip()
         raise git.GitError(f"git history scan failed in {root}: {message}")
 
 
-def _read_blocks(stream: IO[bytes] | None, scanner: PatchScanner) -> None:
+class _Feeder:
+    """Write commits to git's stdin a few at a time, keeping git busy but never blocking.
+
+    At most _AHEAD + _PIECE commits wait in the pipe, so a write never fills it
+    while git is blocked writing output this process has not read yet.
+    """
+
+    def __init__(self, stdin: IO[bytes], take: Callable[[], list[str] | None]) -> None:
+        self._fd = stdin.fileno()
+        self._stdin = stdin
+        self._take = take
+        self._chunk: list[str] = []
+        self._next = 0
+        self.outstanding = 0
+        self.open = True
+
+    def top_up(self) -> None:
+        """Write commits until _AHEAD of them wait for git, or close stdin at the end."""
+        while self.open and self.outstanding < _AHEAD:
+            if self._next >= len(self._chunk):
+                chunk = self._take()
+                if chunk is None:
+                    self.close()
+                    return
+                self._chunk, self._next = chunk, 0
+            piece = self._chunk[self._next : self._next + _PIECE]
+            self._next += len(piece)
+            data = memoryview("".join(f"{sha}\n" for sha in piece).encode("ascii"))
+            try:
+                while data:
+                    data = data[os.write(self._fd, data) :]
+            except BrokenPipeError:
+                self.close()
+                return
+            self.outstanding += len(piece)
+
+    def done(self, commits: int) -> None:
+        """Record that git has printed `commits` more commits, and feed it more."""
+        self.outstanding -= commits
+        self.top_up()
+
+    def close(self) -> None:
+        if self.open:
+            self.open = False
+            with contextlib.suppress(BrokenPipeError):
+                self._stdin.close()
+
+
+def _read_blocks(fd: int, scanner: PatchScanner, feeder: _Feeder | None) -> None:
     """Feed the scanner blocks that end just before a commit or section boundary."""
-    read = cast(IO[bytes], stream).read
-    pending = b""
+    if feeder is not None:
+        feeder.top_up()
+    pending = bytearray()
+    # The stream starts with a commit header: as if after a line break.
+    after_newline = True
     while True:
-        chunk: bytes = read(_READ_SIZE)
-        if not chunk:
+        data = os.read(fd, _READ_SIZE)
+        if not data:
             break
-        pending += chunk
-        cut = max(pending.rfind(b"\n" + COMMIT_MARK), pending.rfind(b"\ndiff --"))
+        if feeder is not None:
+            printed = data.count(b"\n" + COMMIT_MARK) + (after_newline and data[0] == 0)
+            after_newline = data[-1] == 10
+            feeder.done(printed)
+        pending += data
+        if len(pending) < _BLOCK_SIZE:
+            continue
+        cut = max(pending.rfind(b"\n" + COMMIT_MARK), pending.rfind(b"\ndiff --")) + 1
         if cut <= 0:
             continue
-        scanner.feed(pending[: cut + 1])
-        pending = pending[cut + 1 :]
+        scanner.feed(bytes(pending[:cut]))
+        del pending[:cut]
     if pending:
-        scanner.feed(pending if pending.endswith(b"\n") else pending + b"\n")
+        scanner.feed(bytes(pending) if pending.endswith(b"\n") else bytes(pending) + b"\n")
 
 
 def _scan_binary_sections(
@@ -536,8 +564,9 @@ def _scan_binary_sections(
             if decoded is None:
                 skipped.add("binary", path)
                 continue
-            for finding in engine.scan(path, decoded.text).findings:
-                sightings.append(Sighting(commit, finding))
+            sightings.extend(
+                patches.sightings(commit, decoded.text, engine.scan(path, decoded.text).findings)
+            )
     for before, blob, path, commit in oversize_changes:
         sightings.extend(
             _scan_oversize_change(root, engine, before, blob, path, commit, max_size, skipped)
@@ -629,7 +658,6 @@ def _aggregate(
     sightings: list[Sighting],
     selection: Selection,
     order: dict[str, int],
-    times: dict[str, int],
     started: datetime,
     max_size: int,
 ) -> list[Finding]:
@@ -641,7 +669,7 @@ def _aggregate(
     if not secrets:
         return []
     tip = selection.tip
-    at_tip = _present_at_tip(root, engine, secrets, tip)
+    at_tip = _present_at_tip(root, secrets, tip)
     removed = {key: entry for key, entry in secrets.items() if key not in at_tip}
     if removed:
         removals = _removals(root, engine, selection, removed, max_size)
@@ -649,7 +677,7 @@ def _aggregate(
             entry.removals = removals.get(key, [])
     last_shas: dict[tuple[str, str], str] = {}
     for key, entry in secrets.items():
-        last_shas[key] = _last_seen(entry, key in at_tip, tip, times)
+        last_shas[key] = _last_seen(entry, key in at_tip, tip)
     commit_shas = {s.commit.sha for e in secrets.values() for s in e.sightings}
     commit_shas |= set(last_shas.values())
     commits = _commit_details(root, sorted(commit_shas))
@@ -713,7 +741,7 @@ def _is_ancestor(root: Path, ancestor: str, commit: str) -> bool:
     return proc.returncode == 0
 
 
-def _last_seen(entry: _Secret, present: bool, tip: str | None, times: dict[str, int]) -> str:
+def _last_seen(entry: _Secret, present: bool, tip: str | None) -> str:
     """Return the SHA of the last commit known to contain the secret.
 
     That is the tip when the secret is still there. Otherwise it is the parent of
@@ -739,22 +767,26 @@ def _removals(
     secrets: dict[tuple[str, str], _Secret],
     max_size: int,
 ) -> dict[tuple[str, str], list[Removal]]:
-    """Find the commits whose removed lines contain each secret.
+    """Find the commits whose removed lines at a path contain a secret seen at that path.
 
     This second pass reads the history of the paths the secrets were seen at. git
     still walks every selected commit to find those that touch the paths, so on a
     long history it can take as long as the main scan; only ordinary commits that
-    change or delete a path are diffed.
+    change or delete a path are diffed, and their removed lines are searched for the
+    secrets' values, without running the detectors again.
     """
-    paths = sorted({s.finding.path for e in secrets.values() for s in e.sightings})
+    wanted: dict[str, list[tuple[Sighting, tuple[str, str]]]] = {}
+    for key, entry in secrets.items():
+        for sighting in entry.sightings:
+            wanted.setdefault(sighting.finding.path, []).append((sighting, key))
     logger.info(
         "history: finding when %d secret(s) no longer at the tip were removed, "
         "in the history of %d path(s)",
         len(secrets),
-        len(paths),
+        len(wanted),
     )
     started = time.monotonic()
-    scanner = PatchScanner(engine, Skipped(), max_size=max_size, exclude=[], removed=True)
+    scanner = PatchScanner(engine, Skipped(), max_size=max_size, exclude=[], removed_secrets=wanted)
     # No core.bigFileThreshold here: a secret removed from a file over the size limit
     # is still seen, since the limit applies to the removed text (see PatchScanner).
     args = [
@@ -774,37 +806,37 @@ def _removals(
         "--no-merges",
         *selection.revisions,
         "--",
-        *(f":(literal){path}" for path in paths),
+        *(f":(literal){path}" for path in sorted(wanted)),
     ]
-    _stream(root, [], max_size, scanner, args)
+    _stream(root, args, scanner)
     logger.info(
         "history: removal pass read %d commit(s) in %.1f s",
         scanner.result.commits,
         time.monotonic() - started,
     )
-    return {k: v for k, v in scanner.result.removals.items() if k in secrets}
+    return scanner.result.removals
 
 
 def _present_at_tip(
-    root: Path, engine: Engine, secrets: dict[tuple[str, str], _Secret], tip: str | None
+    root: Path, secrets: dict[tuple[str, str], _Secret], tip: str | None
 ) -> set[tuple[str, str]]:
-    """Return the secrets that the tip's tree still contains at a path they were seen at."""
+    """Return the secrets whose value the tip's tree still holds at a path they were seen at."""
     if tip is None:
         return set()
     paths = sorted({s.finding.path for e in secrets.values() for s in e.sightings})
-    contents = _read_at(root, tip, paths)
-    found: dict[str, set[tuple[str, str]]] = {}
-    for path, data in contents.items():
+    texts: dict[str, str] = {}
+    for path, data in _read_at(root, tip, paths).items():
         decoded = decode(data)
-        # A file that became binary (a NUL byte, say) can still hold the secret: scan
-        # its bytes as text, as the commit that added the secret was.
-        text = decoded.text if decoded is not None else data.decode("utf-8", "replace")
-        found[path] = {(f.rule_id, f.key) for f in engine.scan(path, text).findings}
-    present = set()
-    for key, entry in secrets.items():
-        if any(key in found.get(s.finding.path, set()) for s in entry.sightings):
-            present.add(key)
-    return present
+        # A file that became binary (a NUL byte, say) can still hold the secret: read
+        # its bytes as text, as the commit that added the secret was scanned.
+        texts[path] = decoded.text if decoded is not None else data.decode("utf-8", "replace")
+    return {
+        key
+        for key, entry in secrets.items()
+        if any(
+            s.found_in(texts[s.finding.path]) for s in entry.sightings if s.finding.path in texts
+        )
+    }
 
 
 def _read_at(root: Path, commit: str, paths: Sequence[str]) -> dict[str, bytes]:

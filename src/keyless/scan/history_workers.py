@@ -1,92 +1,215 @@
-"""Run one history range per forked worker process, so scanning uses every core.
+"""Scan a history's commits in parallel: one git process and one scanner per worker.
 
-Each worker runs its own git process and scans its output. The detectors are Python
-code that holds the GIL, so threads would scan one stream at a time. Forked workers
-inherit the engine without pickling it, and send their results (findings contain
-`Secret` values) back to this process over a pipe. Where fork is unavailable
-(Windows), the ranges run in threads.
+The commits are cut into chunks of consecutive commits. Each worker runs its own
+`git diff-tree --stdin` and feeds it one chunk after another, each time taking the
+next chunk nobody has claimed yet. A worker that meets expensive commits (a large
+first import, many merges) so takes fewer chunks, and the workers finish together.
+
+The detectors are Python code that holds the GIL, so the workers are forked
+processes, not threads. The calling process is the first worker; the others send
+their results back over a pipe and count their commits in shared memory, which the
+caller reads to draw progress. Where fork is unavailable, one worker does it all.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
+import mmap
 import os
+import pickle
+import select
+import signal
+import struct
+import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from multiprocessing.connection import Connection, wait
-from typing import Any, cast
+from typing import Any
 
 from keyless.errors import Error
 from keyless.git import GitError
 from keyless.secret import Secret
 
-RangeScan = Callable[[list[str], Callable[[int], None]], Any]
+# A chunk index as it travels through the queue pipe.
+_INDEX = struct.Struct("<I")
+# The queue pipe is filled before any worker reads, so its chunk indexes must fit in
+# the smallest pipe buffer in common use (16 KiB on macOS).
+_MAX_CHUNKS = 4000
+_MIN_CHUNK = 64
+_COUNTER = struct.Struct("<q")
+# Seconds between progress updates while waiting for the other workers.
+_POLL_SECONDS = 0.1
+
+# scan(take, on_commits) runs one worker's stream and returns its result.
+StreamScan = Callable[[Callable[[], "list[str] | None"], Callable[[int], None]], Any]
 
 
-def run_ranges(
-    ranges: list[list[str]], scan: RangeScan, progress: Callable[[int], None]
+class ChunkQueue:
+    """Chunks of commits that workers claim one at a time; each chunk goes to one worker.
+
+    The chunk indexes wait in a pipe that every forked worker inherits. A read of
+    one index is atomic, so two workers never claim the same chunk.
+    """
+
+    def __init__(self, shas: list[str], workers: int) -> None:
+        size = max(_MIN_CHUNK, -(-len(shas) // _MAX_CHUNKS), -(-len(shas) // (workers * 32)))
+        self.chunks = [shas[i : i + size] for i in range(0, len(shas), size)]
+        self._read, write = os.pipe()
+        data = b"".join(_INDEX.pack(index) for index in range(len(self.chunks)))
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(write, view) :]
+        finally:
+            os.close(write)
+
+    def take(self) -> list[str] | None:
+        """Return the next unclaimed chunk, or None when all are claimed."""
+        record = os.read(self._read, _INDEX.size)
+        if len(record) < _INDEX.size:
+            return None
+        return self.chunks[_INDEX.unpack(record)[0]]
+
+    def close(self) -> None:
+        os.close(self._read)
+
+
+def run_workers(
+    shas: list[str], workers: int, scan: StreamScan, progress: Callable[[int], None]
 ) -> list[Any]:
-    """Return `scan(range, progress)` for each range, in order, in parallel."""
-    if len(ranges) == 1:
-        return [scan(ranges[0], progress)]
-    if "fork" not in multiprocessing.get_all_start_methods():
-        with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
-            return list(pool.map(lambda shas: scan(shas, progress), ranges))
-    context = multiprocessing.get_context("fork")
-    workers: list[tuple[Any, Connection]] = []
+    """Return each worker's `scan(take, on_commits)` result, scanning `shas` in parallel."""
+    if not hasattr(os, "fork"):
+        workers = 1
+    queue = ChunkQueue(shas, workers)
     try:
-        for shas in ranges:
-            receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(target=_work, args=(scan, shas, sender), daemon=True)
-            process.start()
-            sender.close()
-            workers.append((process, receiver))
-        return _collect(workers, progress)
+        if workers == 1:
+            return [scan(queue.take, progress)]
+        return _run_forked(queue, workers, scan, progress)
     finally:
-        for process, receiver in workers:
-            if process.is_alive():
-                process.terminate()
-            process.join()
-            receiver.close()
+        queue.close()
 
 
-def _work(scan: RangeScan, shas: list[str], sender: Connection) -> None:
-    """Scan one range in a worker and send progress counts, then the result or the error."""
+def _run_forked(
+    queue: ChunkQueue, workers: int, scan: StreamScan, progress: Callable[[int], None]
+) -> list[Any]:
+    counters = mmap.mmap(-1, _COUNTER.size * workers)
+    children: list[tuple[int, int]] = []
+    shown = 0
+
+    def show(own: int) -> None:
+        nonlocal shown
+        others = (_COUNTER.unpack_from(counters, _COUNTER.size * i)[0] for i in range(1, workers))
+        total = own + sum(others)
+        if total > shown:
+            progress(total - shown)
+            shown = total
+
     try:
-        result = scan(shas, lambda n: sender.send(("progress", n)))
-        sender.send(("result", result))
-    except Error as exc:
-        sender.send(("error", (exc.message, exc.hint)))
-    except BaseException as exc:
-        sender.send(("crash", f"{type(exc).__name__}: {exc}"))
+        # Fork before this process starts its own git, so no child holds a copy of
+        # that git's stdin and keeps it from seeing the end of its input.
+        for index in range(1, workers):
+            children.append(_fork(index, queue, scan, counters))
+        own = 0
+
+        def count(n: int) -> None:
+            nonlocal own
+            own += n
+            show(own)
+
+        results = [scan(queue.take, count)]
+        results.extend(_collect(children, lambda: show(own)))
+        return results
     finally:
-        sender.close()
+        for pid, reader in children:
+            _stop(pid, reader)
+        counters.close()
+
+
+def _fork(index: int, queue: ChunkQueue, scan: StreamScan, counters: mmap.mmap) -> tuple[int, int]:
+    reader, writer = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(reader)
+        _work(index, queue, scan, counters, writer)
+    os.close(writer)
+    return pid, reader
+
+
+def _work(
+    index: int, queue: ChunkQueue, scan: StreamScan, counters: mmap.mmap, writer: int
+) -> None:
+    """Run one worker in a forked child: scan, send the outcome, and leave at once."""
+    code = 0
+    done = 0
+
+    def count(n: int) -> None:
+        nonlocal done
+        done += n
+        _COUNTER.pack_into(counters, _COUNTER.size * index, done)
+
+    try:
+        try:
+            outcome: tuple[str, Any] = ("result", scan(queue.take, count))
+        except Error as exc:
+            outcome = ("error", (exc.message, exc.hint))
+        except BaseException as exc:
+            outcome = ("crash", f"{type(exc).__name__}: {exc}")
+        data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(writer, view) :]
+    except BaseException:
+        code = 1
+    finally:
         # Leave without running the parent's exit handlers or flushing its buffers.
-        os._exit(0)
+        os._exit(code)
 
 
-def _collect(workers: list[tuple[Any, Connection]], progress: Callable[[int], None]) -> list[Any]:
-    results: dict[int, Any] = {}
-    index_of = {id(receiver): index for index, (_, receiver) in enumerate(workers)}
-    pending = [receiver for _, receiver in workers]
+def _collect(children: list[tuple[int, int]], show: Callable[[], None]) -> list[Any]:
+    """Read every child's outcome, updating progress while they work, and reap them."""
+    buffers: dict[int, list[bytes]] = {reader: [] for _, reader in children}
+    pending = set(buffers)
     while pending:
-        for ready in wait(pending):
-            receiver = cast(Connection, ready)
-            try:
-                kind, payload = receiver.recv()
-            except EOFError as exc:
-                raise RuntimeError("a history scan worker exited without a result") from exc
-            if kind == "progress":
-                progress(payload)
-                continue
-            pending.remove(receiver)
-            if kind == "error":
-                message, hint = payload
-                raise GitError(message, hint=hint)
-            if kind == "crash":
-                raise RuntimeError(f"history scan worker failed: {payload}")
-            results[index_of[id(receiver)]] = payload
-    return [results[index] for index in range(len(workers))]
+        ready, _, _ = select.select(sorted(pending), [], [], _POLL_SECONDS)
+        show()
+        for reader in ready:
+            data = os.read(reader, 1 << 20)
+            if data:
+                buffers[reader].append(data)
+            else:
+                pending.discard(reader)
+    show()
+    outcomes = []
+    while children:
+        pid, reader = children.pop(0)
+        os.close(reader)
+        os.waitpid(pid, 0)
+        outcomes.append(b"".join(buffers[reader]))
+    return [_result(data) for data in outcomes]
+
+
+def _result(data: bytes) -> Any:
+    """Return a child's result, or raise the error it reported."""
+    if not data:
+        raise RuntimeError("a history scan worker exited without a result")
+    # The data comes from this process's own fork, not from outside.
+    kind, payload = pickle.loads(data)  # noqa: S301
+    if kind == "error":
+        message, hint = payload
+        raise GitError(message, hint=hint)
+    if kind == "crash":
+        raise RuntimeError(f"history scan worker failed: {payload}")
+    return payload
+
+
+def _stop(pid: int, reader: int) -> None:
+    """Stop a child that is still running after the parent gave up on it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+    with contextlib.suppress(OSError):
+        os.close(reader)
 
 
 def reregister(secret: Secret | None) -> Secret | None:

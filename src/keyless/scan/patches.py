@@ -13,7 +13,6 @@ whole blocks of the stream first, so most of the stream is never split into line
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -21,6 +20,7 @@ from keyless.findings import Finding
 from keyless.scan.engine import Engine
 from keyless.scan.sources import Skipped, is_excluded
 from keyless.scan.text import decode
+from keyless.secret import Secret
 
 COMMIT_MARK = b"\0"
 _SECTION = b"\ndiff --"
@@ -39,10 +39,24 @@ class CommitHeader:
 
 @dataclass
 class Sighting:
-    """A secret on an added line of one commit."""
+    """A secret on an added line of one commit.
+
+    `text` is the text the detector matched, as it stands in the file; the finding's
+    secret is its value, which some detectors normalise (a private key without its
+    line breaks). Either one found in a later version of the file shows the secret
+    is still there.
+    """
 
     commit: CommitHeader
     finding: Finding
+    text: Secret | None = None
+
+    def found_in(self, text: str) -> bool:
+        """Return whether `text` still holds this secret."""
+        secret = self.finding.secret
+        if secret is not None and secret.reveal() in text:
+            return True
+        return self.text is not None and self.text.reveal() in text
 
 
 @dataclass
@@ -72,9 +86,10 @@ class StreamResult:
 class PatchScanner:
     """Scan blocks of a patch stream; `feed` takes blocks that end at a line break.
 
-    By default the scanner looks at added lines and records sightings. With
-    `removed=True` it looks at the removed lines of ordinary commits instead and
-    records removals, which tell when a secret stopped being in a file.
+    By default the scanner looks at added lines and records sightings. Given
+    `removed_secrets` (path -> {secret value: finding key}), it looks instead at the
+    removed lines of ordinary commits for those values, and records removals, which
+    tell when a secret stopped being in a file.
     """
 
     def __init__(
@@ -85,75 +100,77 @@ class PatchScanner:
         max_size: int,
         exclude: list[str],
         on_commits: Callable[[int], None] | None = None,
-        removed: bool = False,
+        removed_secrets: dict[str, list[tuple[Sighting, tuple[str, str]]]] | None = None,
     ) -> None:
         self.engine = engine
         self.skipped = skipped
         self.max_size = max_size
         self.exclude = exclude
         self.on_commits = on_commits
-        self.removed = removed
+        self.removed_secrets = removed_secrets
         self.result = StreamResult()
         self._commit: CommitHeader | None = None
         self._filters = engine.prefilter.filters
-        self._marker = b"-" if removed else b"+"
 
     def feed(self, block: bytes) -> None:
         """Scan a block that starts at a commit header or a section and ends after a newline."""
-        commits = _positions(block, b"\n" + COMMIT_MARK, 1)
-        if block.startswith(COMMIT_MARK):
-            commits.insert(0, 0)
+        commits = block.count(b"\n" + COMMIT_MARK) + block.startswith(COMMIT_MARK)
         if commits:
-            self.result.commits += len(commits)
+            self.result.commits += commits
             if self.on_commits is not None:
-                self.on_commits(len(commits))
-        sections = _positions(block, _SECTION, 1)
-        if block.startswith(b"diff --"):
-            sections.insert(0, 0)
-        boundaries = sorted(commits + sections)
-        commit_index = -1
-        for section_start in self._sections_to_parse(block, sections):
-            while commit_index + 1 < len(commits) and commits[commit_index + 1] < section_start:
-                commit_index += 1
-                self._commit = _parse_header(block, commits[commit_index])
-            following = bisect_right(boundaries, section_start)
-            end = boundaries[following] if following < len(boundaries) else len(block)
-            if self._commit is not None:
-                self._scan_section(block[section_start:end], self._commit)
-        if commits and commit_index + 1 < len(commits):
-            self._commit = _parse_header(block, commits[-1])
+                self.on_commits(commits)
+        headers: dict[int, CommitHeader] = {}
+        for start in self._sections_to_parse(block):
+            commit = self._commit_before(block, start, headers)
+            if commit is not None:
+                self._scan_section(block[start : _section_end(block, start)], commit)
+        last = block.rfind(b"\n" + COMMIT_MARK) + 1
+        if last > 0 or block.startswith(COMMIT_MARK):
+            self._commit = _parse_header(block, last)
 
-    def _sections_to_parse(self, block: bytes, sections: list[int]) -> list[int]:
-        """Return the start of every section with a keyword on a line of interest.
+    def _commit_before(
+        self, block: bytes, position: int, headers: dict[int, CommitHeader]
+    ) -> CommitHeader | None:
+        """Return the commit whose header comes last before `position`."""
+        start = block.rfind(b"\n" + COMMIT_MARK, 0, position) + 1
+        if start == 0 and not block.startswith(COMMIT_MARK):
+            return self._commit
+        header = headers.get(start)
+        if header is None:
+            header = headers[start] = _parse_header(block, start)
+        return header
 
-        Binary and submodule sections are always returned, so they are counted.
+    def _sections_to_parse(self, block: bytes) -> list[int]:
+        """Return the start of every section worth parsing, in order.
+
+        Those are the sections with a prefilter hit on an added line, and binary and
+        submodule sections, so they are counted. Looking for removals, every section
+        is parsed: the stream holds only the history of the paths asked about.
         """
-        if not sections:
-            return []
-        if not self._filters:
-            return sections
-        starts: set[int] = set()
-        marker = self._marker
+        if self.removed_secrets is not None or not self._filters:
+            starts = _positions(block, _SECTION, 1)
+            if block.startswith(b"diff --"):
+                starts.insert(0, 0)
+            return starts
+        found: set[int] = set()
         for hit in self.engine.prefilter.line_hits(block):
-            if block[hit.start : hit.start + 1] != marker:
+            if block[hit.start : hit.start + 1] != b"+" or _is_file_header(block, hit.start):
                 continue
-            if _is_file_header(block, hit.start):
-                continue
-            starts.add(_enclosing(sections, hit.start))
-        if not self.removed:
-            for text in (b"\nBinary files ", b" " + _SUBMODULE_MODE + b"\n"):
-                for position in _positions(block, text, 0):
-                    starts.add(_enclosing(sections, position))
-        starts.discard(-1)
-        return sorted(starts)
+            found.add(_section_start(block, hit.start))
+        for text in (b"\nBinary files ", b" " + _SUBMODULE_MODE + b"\n"):
+            for position in _positions(block, text, 0):
+                found.add(_section_start(block, position))
+        found.discard(-1)
+        return sorted(found)
 
     def _scan_section(self, section: bytes, commit: CommitHeader) -> None:
         header_end = section.find(b"\n@@")
         header = section if header_end < 0 else section[: header_end + 1]
-        path = _path(header, old=self.removed)
+        removing = self.removed_secrets is not None
+        path = _path(header, old=removing)
         if path is None:
             return
-        if self.removed:
+        if removing:
             if header_end >= 0 and len(commit.parents) == 1:
                 self._scan_removed(path, section[header_end + 1 :], commit)
             return
@@ -197,23 +214,46 @@ class PatchScanner:
             return
         if line_numbers is None:
             line_numbers = _added_lines(body)[1]
-        for finding in scanned.findings:
-            location = finding.location
+        for sighting in sightings(commit, decoded.text, scanned.findings):
+            location = sighting.finding.location
             line = line_numbers[location.line - 1]
             end_line = line_numbers[(location.end_line or location.line) - 1]
-            finding.location = replace(location, line=line, end_line=end_line)
-            self.result.sightings.append(Sighting(commit, finding))
+            sighting.finding.location = replace(location, line=line, end_line=end_line)
+            self.result.sightings.append(sighting)
 
     def _scan_removed(self, path: str, body: bytes, commit: CommitHeader) -> None:
+        wanted = (self.removed_secrets or {}).get(path)
+        if not wanted:
+            return
         data = b"\n".join(_REMOVED.findall(body))
         if len(data) > self.max_size:
             return
         decoded = decode(data)
         if decoded is None:
             return
-        for finding in self.engine.scan(path, decoded.text).findings:
-            key = (finding.rule_id, finding.key)
+        keys = {key for sighting, key in wanted if sighting.found_in(decoded.text)}
+        for key in keys:
             self.result.removals.setdefault(key, []).append(Removal(commit, path))
+
+
+def sightings(commit: CommitHeader, text: str, findings: list[Finding]) -> list[Sighting]:
+    """Return a sighting for each finding in `text`, with the text each one matched."""
+    if not findings:
+        return []
+    starts = [0]
+    position = text.find("\n")
+    while position >= 0:
+        starts.append(position + 1)
+        position = text.find("\n", position + 1)
+    result = []
+    for finding in findings:
+        location = finding.location
+        begin = starts[location.line - 1] + location.column - 1
+        end_line = location.end_line or location.line
+        end = starts[end_line - 1] + (location.end_column or location.column) - 1
+        matched = Secret(text[begin:end], redact_in_logs=False)
+        result.append(Sighting(commit, finding, matched))
+    return result
 
 
 def _positions(block: bytes, text: bytes, offset: int) -> list[int]:
@@ -226,10 +266,22 @@ def _positions(block: bytes, text: bytes, offset: int) -> list[int]:
     return found
 
 
-def _enclosing(sections: list[int], position: int) -> int:
+def _section_start(block: bytes, position: int) -> int:
     """Return the start of the section that contains `position`, or -1 before the first."""
-    index = bisect_right(sections, position) - 1
-    return sections[index] if index >= 0 else -1
+    start = block.rfind(_SECTION, 0, position)
+    if start >= 0:
+        return start + 1
+    return 0 if block.startswith(b"diff --") else -1
+
+
+def _section_end(block: bytes, start: int) -> int:
+    """Return where the section starting at `start` ends: the next section or commit."""
+    ends = [
+        end + 1
+        for end in (block.find(_SECTION, start), block.find(b"\n" + COMMIT_MARK, start))
+        if end >= 0
+    ]
+    return min(ends, default=len(block))
 
 
 def _is_file_header(block: bytes, start: int) -> bool:
