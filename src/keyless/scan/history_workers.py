@@ -14,6 +14,7 @@ caller reads to draw progress. Where fork is unavailable, one worker does it all
 from __future__ import annotations
 
 import contextlib
+import gc
 import mmap
 import os
 import pickle
@@ -104,7 +105,10 @@ def _run_forked(
 
     try:
         # Fork before this process starts its own git, so no child holds a copy of
-        # that git's stdin and keeps it from seeing the end of its input.
+        # that git's stdin and keeps it from seeing the end of its input. Frozen
+        # objects are left alone by the garbage collector, so the children do not
+        # copy the pages it would otherwise touch.
+        gc.freeze()
         for index in range(1, workers):
             children.append(_fork(index, queue, scan, counters))
         own = 0

@@ -119,29 +119,24 @@ class PatchScanner:
             self.result.commits += commits
             if self.on_commits is not None:
                 self.on_commits(commits)
-        headers: dict[int, CommitHeader] = {}
-        for start in self._sections_to_parse(block):
-            commit = self._commit_before(block, start, headers)
+        header_start = -1
+        commit = self._commit
+        for start, end in self._sections_to_parse(block):
+            # Sections come in order, so only the text since the last header found
+            # can hold a newer one.
+            found = block.rfind(b"\n" + COMMIT_MARK, max(header_start, 0), start) + 1
+            if found > 0 and found != header_start:
+                header_start, commit = found, _parse_header(block, found)
+            elif header_start < 0 and block.startswith(COMMIT_MARK):
+                header_start, commit = 0, _parse_header(block, 0)
             if commit is not None:
-                self._scan_section(block[start : _section_end(block, start)], commit)
+                self._scan_section(block[start:end], commit)
         last = block.rfind(b"\n" + COMMIT_MARK) + 1
         if last > 0 or block.startswith(COMMIT_MARK):
             self._commit = _parse_header(block, last)
 
-    def _commit_before(
-        self, block: bytes, position: int, headers: dict[int, CommitHeader]
-    ) -> CommitHeader | None:
-        """Return the commit whose header comes last before `position`."""
-        start = block.rfind(b"\n" + COMMIT_MARK, 0, position) + 1
-        if start == 0 and not block.startswith(COMMIT_MARK):
-            return self._commit
-        header = headers.get(start)
-        if header is None:
-            header = headers[start] = _parse_header(block, start)
-        return header
-
-    def _sections_to_parse(self, block: bytes) -> list[int]:
-        """Return the start of every section worth parsing, in order.
+    def _sections_to_parse(self, block: bytes) -> list[tuple[int, int]]:
+        """Return the (start, end) of every section worth parsing, in order.
 
         Those are the sections with a prefilter hit on an added line, and binary and
         submodule sections, so they are counted. Looking for removals, every section
@@ -151,17 +146,27 @@ class PatchScanner:
             starts = _positions(block, _SECTION, 1)
             if block.startswith(b"diff --"):
                 starts.insert(0, 0)
-            return starts
-        found: set[int] = set()
+        else:
+            starts = self._sections_hit(block)
+            for text in (b"\nBinary files ", b" " + _SUBMODULE_MODE + b"\n"):
+                starts.extend(_section_start(block, p) for p in _positions(block, text, 0))
+            starts = sorted(set(starts) - {-1})
+        return [(start, _section_end(block, start)) for start in starts]
+
+    def _sections_hit(self, block: bytes) -> list[int]:
+        """Return the start of each section with a prefilter hit on an added line."""
+        starts = []
+        section_end = -1
         for hit in self.engine.prefilter.line_hits(block):
+            if hit.start < section_end:
+                continue
             if block[hit.start : hit.start + 1] != b"+" or _is_file_header(block, hit.start):
                 continue
-            found.add(_section_start(block, hit.start))
-        for text in (b"\nBinary files ", b" " + _SUBMODULE_MODE + b"\n"):
-            for position in _positions(block, text, 0):
-                found.add(_section_start(block, position))
-        found.discard(-1)
-        return sorted(found)
+            start = _section_start(block, hit.start)
+            if start >= 0:
+                starts.append(start)
+                section_end = _section_end(block, start)
+        return starts
 
     def _scan_section(self, section: bytes, commit: CommitHeader) -> None:
         header_end = section.find(b"\n@@")
@@ -276,12 +281,11 @@ def _section_start(block: bytes, position: int) -> int:
 
 def _section_end(block: bytes, start: int) -> int:
     """Return where the section starting at `start` ends: the next section or commit."""
-    ends = [
-        end + 1
-        for end in (block.find(_SECTION, start), block.find(b"\n" + COMMIT_MARK, start))
-        if end >= 0
-    ]
-    return min(ends, default=len(block))
+    following = block.find(_SECTION, start)
+    end = following + 1 if following >= 0 else len(block)
+    # A commit header can only come before the next section, so look no further.
+    header = block.find(b"\n" + COMMIT_MARK, start, end)
+    return header + 1 if header >= 0 else end
 
 
 def _is_file_header(block: bytes, start: int) -> bool:
