@@ -48,9 +48,16 @@ from keyless.scan.patches import (
 from keyless.scan.sources import Skipped
 from keyless.scan.text import decode
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 # Bytes read from a git pipe at a time, and scanned at a time.
-_READ_SIZE = 1 << 20
+_READ_SIZE = 1 << 16
 _BLOCK_SIZE = 1 << 20
+# The size asked for git's output pipe, so git can run ahead of the scanner.
+_PIPE_SIZE = 1 << 20
 # Commits written to git's stdin at a time, and how few may wait before writing more.
 _PIECE = 64
 _AHEAD = 64
@@ -434,6 +441,7 @@ def _stream(
     reader = threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)
     reader.start()
     feeder = _Feeder(cast(IO[bytes], proc.stdin), take) if take is not None else None
+    _enlarge_pipe(stdout.fileno())
     try:
         _read_blocks(stdout.fileno(), scanner, feeder)
     finally:
@@ -446,6 +454,14 @@ def _stream(
     if proc.returncode != 0:
         message = b"".join(errors).decode("utf-8", "replace").strip()
         raise git.GitError(f"git history scan failed in {root}: {message}")
+
+
+def _enlarge_pipe(fd: int) -> None:
+    """Ask for a larger pipe buffer where the system allows it (Linux), else do nothing."""
+    resize = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if resize is not None:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, resize, _PIPE_SIZE)
 
 
 class _Feeder:
