@@ -6,7 +6,9 @@ import math
 import re
 from collections import Counter
 
-_REFERENCE = re.compile(
+from keyless.scan.lazy import LazyPattern
+
+_REFERENCE = LazyPattern(
     r"""
     \$\{\{.*\}\}            # GitHub Actions expression: ${{ secrets.X }}
     | \$\{[^}]*\}           # ${VAR}, ${VAR:-default}
@@ -23,25 +25,27 @@ _REFERENCE = re.compile(
     re.VERBOSE,
 )
 
-_PLACEHOLDER_WORDS = re.compile(
+_PLACEHOLDER_WORDS = LazyPattern(
     r"changeme|change_me|change-me|replace[_-]?me|your[_-]?(?:api[_-]?)?(?:key|token|secret|password)"
     r"|placeholder|redacted|example|dummy|sample|foobar|notreal|not[_-]a[_-]real|insert[_-]|"
     r"\*{3,}|x{4,}|\.{3,}|•{3,}",
     re.IGNORECASE,
 )
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_GIT_SHA = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
-_INTEGRITY = re.compile(r"^(?:sha1|sha256|sha384|sha512)-[A-Za-z0-9+/]+={0,2}$")
+_UUID = LazyPattern(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+_GIT_SHA = LazyPattern(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
+_INTEGRITY = LazyPattern(r"^(?:sha1|sha256|sha384|sha512)-[A-Za-z0-9+/]+={0,2}$")
 # One-way password hashes (bcrypt, argon2, sha-crypt): what a login stores instead of
 # the password, and not usable as one.
-_PASSWORD_HASH = re.compile(
+_PASSWORD_HASH = LazyPattern(
     r"^\$(?:2[abxy]\$\d{2}\$[./A-Za-z0-9]{53}"
     r"|argon2(?:id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
     r"|[56]\$(?:rounds=\d+\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{43,86})$"
 )
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_.]*(?:\(\)?)?$")
-_CAMEL_CASE = re.compile(r"^(?:[a-z]+\d*|[A-Z][a-z]+\d*)(?:[A-Z][a-z]+\d*)+$")
+_IDENTIFIER = LazyPattern(r"^[A-Za-z_][A-Za-z_.]*(?:\(\)?)?$")
+_CAMEL_CASE = LazyPattern(r"^(?:[a-z]+\d*|[A-Z][a-z]+\d*)(?:[A-Z][a-z]+\d*)+$")
 
 
 def is_reference(value: str) -> bool:

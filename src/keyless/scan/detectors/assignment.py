@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from keyless.findings import Confidence, Rule, Severity
 from keyless.scan.detectors.base import Match
 from keyless.scan.detectors.patterns import ROTATE
+from keyless.scan.lazy import LazyPattern
 from keyless.scan.placeholders import (
     character_classes,
     is_identifier,
@@ -36,8 +37,8 @@ _NAME_WORD = (
 )
 _NAME = r"[A-Za-z0-9_.\-]*?" + _NAME_WORD + r"[A-Za-z0-9_.\-]*"
 _NAME_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_.-")
-_NAME_WORD_PATTERN = re.compile("(?i)" + _NAME_WORD)
-_PATTERN = re.compile(
+_NAME_WORD_PATTERN = LazyPattern("(?i)" + _NAME_WORD)
+_PATTERN = LazyPattern(
     r"(?i)(?<![A-Za-z0-9])[\"']?(" + _NAME + r")[\"']?\]?\s{0,4}(?:=|:=|:|=>|<-)(?!=)\s{0,4}"
     r"(?:(?P<quote>[\"'`])(?P<quoted>[^\"'`\s]{8,256})(?P=quote)"
     r"|(?P<bare>[A-Za-z0-9+/=_\-.~!@#%^&*]{12,256})(?=$|[\s,;)}\]]))"
@@ -120,7 +121,7 @@ def _keyword_offsets(text: str, start: int, end: int) -> list[int]:
 
 # Lowercase words joined by '-', '_' or '.', with at most a short number: a readable
 # name such as `deploy-bot` or `account-59`, not a generated secret.
-_SLUG = re.compile(r"^[a-z]+(?:[-_.][a-z]+)*(?:[-_.]?\d{1,4})?$")
+_SLUG = LazyPattern(r"^[a-z]+(?:[-_.][a-z]+)*(?:[-_.]?\d{1,4})?$")
 
 
 def _judge(value: str, *, quoted: bool) -> Confidence | None:

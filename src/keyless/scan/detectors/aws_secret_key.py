@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from keyless.findings import Confidence, Rule, Severity
 from keyless.scan.detectors.base import Match
+from keyless.scan.lazy import LazyPattern
 from keyless.scan.placeholders import character_classes, is_placeholder
 
 RULE = Rule(
@@ -20,12 +20,12 @@ RULE = Rule(
     "pipeline needs no stored key.",
 )
 
-_NAMED = re.compile(
+_NAMED = LazyPattern(
     r"(?i)aws.{0,24}?(?:secret|private).{0,24}?[\s\"'=:>]"
     r"([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
 )
-_KEY_ID = re.compile(r"(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])")
-_BARE = re.compile(r"(?<![A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")
+_KEY_ID = LazyPattern(r"(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])")
+_BARE = LazyPattern(r"(?<![A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")
 # How many lines around an access key ID are searched for its secret key.
 _NEIGHBOUR_LINES = 3
 

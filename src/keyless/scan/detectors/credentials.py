@@ -13,6 +13,7 @@ from keyless.findings import Confidence, Severity
 from keyless.scan.detectors.base import Match
 from keyless.scan.detectors.patterns import RegexDetector, rule
 from keyless.scan.detectors.private_key import GCP_SERVICE_ACCOUNT
+from keyless.scan.lazy import LazyPattern
 from keyless.scan.placeholders import is_placeholder
 
 H, M, L = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
@@ -63,7 +64,7 @@ def _docker_config(value: str) -> Confidence | None:
     return None
 
 
-_WORD_PLACEHOLDER = re.compile(r"[A-Z_]+|(?i:pass(?:word)?|pw|secret|token|value)")
+_WORD_PLACEHOLDER = LazyPattern(r"[A-Z_]+|(?i:pass(?:word)?|pw|secret|token|value)")
 
 
 def _literal_password(value: str) -> Confidence | None:
@@ -86,7 +87,7 @@ CREDENTIAL_DETECTORS: list[RegexDetector] = [
             "An `Authorization: Basic` header, whose base64 value is a user name and password.",
         ),
         ("basic",),
-        re.compile(r"(?i)\bAuthorization[\"']?\s*[:=]\s*[\"']?Basic\s+([A-Za-z0-9+/]{8,}={0,2})"),
+        LazyPattern(r"(?i)\bAuthorization[\"']?\s*[:=]\s*[\"']?Basic\s+([A-Za-z0-9+/]{8,}={0,2})"),
         group=1,
         validate=_user_password,
     ),
@@ -99,7 +100,7 @@ CREDENTIAL_DETECTORS: list[RegexDetector] = [
             "A token in an `Authorization: Bearer` header.",
         ),
         ("bearer",),
-        re.compile(
+        LazyPattern(
             r"(?i)\bAuthorization[\"']?\s*[:=]\s*[\"']?Bearer\s+([A-Za-z0-9\-._~+/]{20,}=*)"
             r"(?![A-Za-z0-9\-._~+/=])"
         ),
@@ -115,7 +116,7 @@ CREDENTIAL_DETECTORS: list[RegexDetector] = [
             "A `<password>` in a Maven settings.xml `<server>` (or a similar XML file).",
         ),
         ("<password>",),
-        re.compile(r"<password>\s*([^<\s]{4,})\s*</password>"),
+        LazyPattern(r"<password>\s*([^<\s]{4,})\s*</password>"),
         group=1,
     ),
     RegexDetector(
@@ -128,7 +129,7 @@ CREDENTIAL_DETECTORS: list[RegexDetector] = [
             "also visible in the process list and shell history.",
         ),
         ("curl", "docker"),
-        re.compile(
+        LazyPattern(
             r"\bcurl\b" + _COMMAND_GAP + r"\s(?:-u|--user)[\s=]+[\"']?[^\s:\"']+:([^\s\"'`]+)"
             r"|\bdocker\s+login\b" + _COMMAND_GAP + r"\s(?:-p|--password)[\s=]+[\"']?([^\s\"'`]+)"
         ),
@@ -145,7 +146,7 @@ CREDENTIAL_DETECTORS: list[RegexDetector] = [
             "`.dockerconfigjson` that contains one.",
         ),
         ('"auth"', "eyjhdxrocyi6"),
-        re.compile(
+        LazyPattern(
             r"\"auth\"\s*:\s*\"([A-Za-z0-9+/]{8,}={0,2})\""
             r"|(?<![A-Za-z0-9+/])(eyJhdXRocyI6[A-Za-z0-9+/]{20,}={0,2})"
         ),
@@ -168,7 +169,7 @@ def _base64_forms(text: bytes) -> tuple[str, ...]:
 
 
 _SERVICE_ACCOUNT_FORMS = _base64_forms(b'"service_account"')
-_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{200,}={0,2}")
+_BASE64_RUN = LazyPattern(r"[A-Za-z0-9+/]{200,}={0,2}")
 
 
 @dataclass

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from keyless.findings import Confidence, Rule, Severity
 from keyless.scan.detectors.base import Match
 from keyless.scan.detectors.checksums import crc32_base62_valid
+from keyless.scan.lazy import LazyPattern
 from keyless.scan.placeholders import is_placeholder
 
 ROTATE = (
@@ -33,7 +33,7 @@ class RegexDetector:
 
     rule: Rule
     keywords: tuple[str, ...]
-    pattern: re.Pattern[str]
+    pattern: LazyPattern
     group: int = 0
     validate: Validator | None = None
 
@@ -110,7 +110,7 @@ DETECTORS: list[RegexDetector] = [
             "`keyless aws`) so the pipeline needs no stored key.",
         ),
         ("akia", "asia", "abia", "acca", "a3t"),
-        re.compile(_START + r"((?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})" + _END),
+        LazyPattern(_START + r"((?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})" + _END),
         group=1,
     ),
     RegexDetector(
@@ -122,7 +122,7 @@ DETECTORS: list[RegexDetector] = [
             "A GitHub personal access, OAuth, user-to-server, server-to-server or refresh token.",
         ),
         ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
-        re.compile(_START + r"(gh[pousr]_[A-Za-z0-9]{36})" + _END),
+        LazyPattern(_START + r"(gh[pousr]_[A-Za-z0-9]{36})" + _END),
         group=1,
         validate=_github_token,
     ),
@@ -135,7 +135,7 @@ DETECTORS: list[RegexDetector] = [
             "A GitHub fine-grained personal access token (github_pat_).",
         ),
         ("github_pat_",),
-        re.compile(_START + r"(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})" + _END),
+        LazyPattern(_START + r"(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})" + _END),
         group=1,
     ),
     RegexDetector(
@@ -159,7 +159,7 @@ DETECTORS: list[RegexDetector] = [
             "gloas-",
             "glsoat-",
         ),
-        re.compile(
+        LazyPattern(
             # Routable tokens (GitLab 17.x and later) add dot-separated parts, such as
             # `.01.` and a checksum, after the random part.
             _START + r"((?:glpat|gldt|glrt|glft|glimt|glagent|gloas|glsoat)-[A-Za-z0-9_\-]{20,}"
@@ -179,7 +179,7 @@ DETECTORS: list[RegexDetector] = [
             "register a runner and receive CI jobs with their secrets.",
         ),
         ("gr1348941",),
-        re.compile(_START + r"(GR1348941[A-Za-z0-9_\-]{20,})" + r"(?![A-Za-z0-9_\-])"),
+        LazyPattern(_START + r"(GR1348941[A-Za-z0-9_\-]{20,})" + r"(?![A-Za-z0-9_\-])"),
         group=1,
     ),
     RegexDetector(
@@ -191,7 +191,7 @@ DETECTORS: list[RegexDetector] = [
             "A Slack bot, user, app-level, configuration or refresh token.",
         ),
         ("xoxb-", "xoxp-", "xoxa-", "xoxo-", "xoxr-", "xoxs-", "xoxe", "xapp-"),
-        re.compile(
+        LazyPattern(
             _START + r"((?:xox[bpaors]-|xoxe(?:\.xox[bp])?-\d-)[A-Za-z0-9\-]{10,}"
             r"|xapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+)" + r"(?![A-Za-z0-9\-])"
         ),
@@ -206,7 +206,7 @@ DETECTORS: list[RegexDetector] = [
             "A Slack incoming-webhook URL: anyone holding it can post to the channel.",
         ),
         ("hooks.slack.com",),
-        re.compile(
+        LazyPattern(
             r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/_\-]{20,})"
         ),
         group=1,
@@ -221,7 +221,7 @@ DETECTORS: list[RegexDetector] = [
             "(sk_test_) are reported at low severity by their own rule.",
         ),
         ("sk_live_", "rk_live_"),
-        re.compile(_START + r"((?:sk|rk)_live_[A-Za-z0-9]{20,})" + _END),
+        LazyPattern(_START + r"((?:sk|rk)_live_[A-Za-z0-9]{20,})" + _END),
         group=1,
     ),
     RegexDetector(
@@ -233,7 +233,7 @@ DETECTORS: list[RegexDetector] = [
             "A Stripe test-mode secret key. It cannot move money, but reads test data.",
         ),
         ("sk_test_", "rk_test_"),
-        re.compile(_START + r"((?:sk|rk)_test_[A-Za-z0-9]{20,})" + _END),
+        LazyPattern(_START + r"((?:sk|rk)_test_[A-Za-z0-9]{20,})" + _END),
         group=1,
     ),
     RegexDetector(
@@ -245,7 +245,7 @@ DETECTORS: list[RegexDetector] = [
             "An npm access token, which can publish packages. Prefer trusted publishing.",
         ),
         ("npm_",),
-        re.compile(_START + r"(npm_[A-Za-z0-9]{36})" + _END),
+        LazyPattern(_START + r"(npm_[A-Za-z0-9]{36})" + _END),
         group=1,
         validate=_npm_token,
     ),
@@ -258,7 +258,7 @@ DETECTORS: list[RegexDetector] = [
             "A PyPI or TestPyPI API token, which can upload releases. Prefer trusted publishing.",
         ),
         ("pypi-",),
-        re.compile(_START + r"(pypi-AgE[A-Za-z0-9_\-]{50,})" + r"(?![A-Za-z0-9_\-])"),
+        LazyPattern(_START + r"(pypi-AgE[A-Za-z0-9_\-]{50,})" + r"(?![A-Za-z0-9_\-])"),
         group=1,
     ),
     RegexDetector(
@@ -270,7 +270,7 @@ DETECTORS: list[RegexDetector] = [
             "A HashiCorp Vault service, batch or recovery token (hvs., hvb., hvr.).",
         ),
         ("hvs.", "hvb.", "hvr."),
-        re.compile(_START + r"(hv[sbr]\.[A-Za-z0-9_\-]{24,})" + r"(?![A-Za-z0-9_\-])"),
+        LazyPattern(_START + r"(hv[sbr]\.[A-Za-z0-9_\-]{24,})" + r"(?![A-Za-z0-9_\-])"),
         group=1,
     ),
     RegexDetector(
@@ -285,7 +285,7 @@ DETECTORS: list[RegexDetector] = [
             "(`keyless azure`) instead of account keys.",
         ),
         ("accountkey=",),
-        re.compile(r"(?i)AccountKey=([A-Za-z0-9+/]{86}==)"),
+        LazyPattern(r"(?i)AccountKey=([A-Za-z0-9+/]{86}==)"),
         group=1,
     ),
     RegexDetector(
@@ -300,7 +300,7 @@ DETECTORS: list[RegexDetector] = [
         ("sig=",),
         # The signature's parameters come in any order: `sv` (the signed version) before
         # `sig`, or after it in the same query string.
-        re.compile(
+        LazyPattern(
             r"(?i)(?<![A-Za-z0-9_])sv=\d{4}-\d{2}-\d{2}[^\s\"'<>]*?[&;]sig=([A-Za-z0-9%+/=]{40,})"
             r"|[?&;]sig=([A-Za-z0-9%+/=]{40,})(?=[^\s\"'<>]*?[&;]sv=\d{4}-\d{2}-\d{2})"
         ),
@@ -317,7 +317,7 @@ DETECTORS: list[RegexDetector] = [
             "it; never commit tokens.",
         ),
         ("eyj",),
-        re.compile(
+        LazyPattern(
             _START
             + r"(eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{16,})"
             + r"(?![A-Za-z0-9_\-])"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from keyless.findings import Confidence, Rule, Severity
 from keyless.scan.detectors.base import Match
+from keyless.scan.lazy import LazyPattern
 
 PRIVATE_KEY = Rule(
     "private-key",
@@ -28,14 +28,14 @@ GCP_SERVICE_ACCOUNT = Rule(
     "(`keyless gcp`) so the pipeline needs no key file.",
 )
 
-_HEADER = re.compile(r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY(?: BLOCK)?-----")
+_HEADER = LazyPattern(r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY(?: BLOCK)?-----")
 # Bounded body: no real key is larger, and the bound keeps a missing END line cheap.
 _MAX_BODY = 16384
 # A body is made of these characters and stops at the next `-----` (an END line, or
 # another header when the END line is missing).
-_BODY_CHARS = re.compile(r"[A-Za-z0-9+/=:,\- \t\r\n\\]*")
-_FOOTER = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
-_ESCAPED_NEWLINE = re.compile(r"\\r|\\n|\s")
+_BODY_CHARS = LazyPattern(r"[A-Za-z0-9+/=:,\- \t\r\n\\]*")
+_FOOTER = LazyPattern(r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
+_ESCAPED_NEWLINE = LazyPattern(r"\\r|\\n|\s")
 
 
 @dataclass
@@ -87,6 +87,6 @@ class ServiceAccountKeyDetector:
 
 # How far from the key a service account key file's other fields are looked for.
 _NEARBY = 4096
-_SERVICE_ACCOUNT_MARK = re.compile(
+_SERVICE_ACCOUNT_MARK = LazyPattern(
     r"\"type\"\s*:\s*\"service_account\"|\.iam\.gserviceaccount\.com\b"
 )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from keyless.findings import Confidence, Rule, Severity
 from keyless.scan.detectors.base import Match
+from keyless.scan.lazy import LazyPattern
 from keyless.scan.placeholders import is_placeholder
 
 RULE = Rule(
@@ -21,16 +21,16 @@ RULE = Rule(
     "store, or a short-lived credential) instead of inside the URL.",
 )
 
-_PLAIN = re.compile(
+_PLAIN = LazyPattern(
     r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,30}://"
     r"[^\s:/@\"'`<>]{1,128}:(?P<password>[^\s:/@\"'`<>]{3,256})@[A-Za-z0-9\[][^\s/\"'`<>@]*"
 )
-_ENCODED = re.compile(
+_ENCODED = LazyPattern(
     r"(?i)[A-Za-z][A-Za-z0-9+.\-]{1,30}%3A%2F%2F"
     r"[^\s:/@%\"'`<>]{1,128}%3A(?P<password>[^\s:/@\"'`<>]{3,256}?)%40[A-Za-z0-9]"
 )
 # Hosts reserved for documentation (RFC 2606): URLs with them are examples.
-_DOCUMENTATION_HOST = re.compile(r"(?i)(?:[a-z0-9\-]+\.)*example\.(?:com|org|net)(?![a-z0-9\-])")
+_DOCUMENTATION_HOST = LazyPattern(r"(?i)(?:[a-z0-9\-]+\.)*example\.(?:com|org|net)(?![a-z0-9\-])")
 _TRIVIAL = {"password", "passwd", "pass", "pwd", "secret", "token", "user", "username"}
 # Fixed, published passwords that mark the user name as the credential, such as
 # GitHub's `https://TOKEN:x-oauth-basic@github.com`. The token detectors judge the
