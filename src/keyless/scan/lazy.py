@@ -11,7 +11,7 @@ class LazyPattern:
     """A `re.Pattern[str]` that is compiled the first time it is used.
 
     It offers the pattern methods the detectors call. Two threads that use it first at
-    the same time may both compile it; they get equal patterns, so that is harmless.
+    the same time may both compile it, which is harmless because the results are equal.
     """
 
     __slots__ = ("_compiled", "_flags", "_source")
