@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from keyless.findings import Confidence, Severity
-from keyless.scan.detectors.base import Match
+from keyless.scan.detectors.base import LINE_SPACE, Match
 from keyless.scan.detectors.patterns import RegexDetector, rule
 from keyless.scan.detectors.private_key import GCP_SERVICE_ACCOUNT
 from keyless.scan.lazy import LazyPattern
@@ -77,6 +77,27 @@ def _literal_password(value: str) -> Confidence | None:
 # Up to this many characters of a command line between the command and its option.
 _COMMAND_GAP = r"[^\n|;&]{0,200}?"
 
+# Line patterns. Basic and bearer headers share one: the scheme, spaces, and 8 characters
+# of the value.
+_AUTHORIZATION_LINE = (
+    r"authorization[\"']?"
+    + LINE_SPACE
+    + r"*[:=]"
+    + LINE_SPACE
+    + r"*[\"']?(?:basic|bearer)"
+    + LINE_SPACE
+    + r"+[a-z0-9+/\-._~]{8}"
+)
+_OPTION_VALUE_SEPARATOR = "[=" + LINE_SPACE[1:-1] + "]+"
+_CURL_LINE = r"curl[^\n|;&]*-(?:u|-user)" + _OPTION_VALUE_SEPARATOR + r"[\"']?[^\s:\"']+:"
+_DOCKER_LOGIN_LINE = (
+    "docker"
+    + LINE_SPACE
+    + r"+login[^\n|;&]*-(?:p|-password)"
+    + _OPTION_VALUE_SEPARATOR
+    + r"[\"']?[^\s\"'`]"
+)
+
 CREDENTIAL_DETECTORS: list[RegexDetector] = [
     RegexDetector(
         rule(
@@ -90,6 +111,7 @@ CREDENTIAL_DETECTORS: list[RegexDetector] = [
         LazyPattern(r"(?i)\bAuthorization[\"']?\s*[:=]\s*[\"']?Basic\s+([A-Za-z0-9+/]{8,}={0,2})"),
         group=1,
         validate=_user_password,
+        line_patterns=(_AUTHORIZATION_LINE,),
     ),
     RegexDetector(
         rule(
@@ -106,6 +128,7 @@ CREDENTIAL_DETECTORS: list[RegexDetector] = [
         ),
         group=1,
         validate=_token,
+        line_patterns=(_AUTHORIZATION_LINE,),
     ),
     RegexDetector(
         rule(
@@ -135,6 +158,7 @@ CREDENTIAL_DETECTORS: list[RegexDetector] = [
         ),
         group=-1,
         validate=_literal_password,
+        line_patterns=(_CURL_LINE, _DOCKER_LOGIN_LINE),
     ),
     RegexDetector(
         rule(
@@ -178,6 +202,7 @@ class EncodedServiceAccountDetector:
 
     rule = GCP_SERVICE_ACCOUNT
     keywords: tuple[str, ...] = field(default=tuple(f.lower() for f in _SERVICE_ACCOUNT_FORMS))
+    line_patterns: tuple[str, ...] = ()
 
     def find(self, text: str, start: int, end: int) -> Iterator[Match]:
         for match in _BASE64_RUN.finditer(text, start, end):

@@ -19,6 +19,7 @@ class ConfiguredDetector:
     definition: CustomDetector
     rule: Rule
     keywords: tuple[str, ...]
+    line_patterns: tuple[str, ...] = ()
 
     def find(self, text: str, start: int, end: int) -> Iterator[Match]:
         group = self.definition.secret_group

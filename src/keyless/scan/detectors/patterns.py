@@ -36,6 +36,7 @@ class RegexDetector:
     pattern: LazyPattern
     group: int = 0
     validate: Validator | None = None
+    line_patterns: tuple[str, ...] = ()
 
     def find(self, text: str, start: int, end: int) -> Iterator[Match]:
         for match in self.pattern.finditer(text, start, end):
@@ -257,7 +258,7 @@ DETECTORS: list[RegexDetector] = [
             H,
             "A PyPI or TestPyPI API token, which can upload releases. Prefer trusted publishing.",
         ),
-        ("pypi-",),
+        ("pypi-age",),
         LazyPattern(_START + r"(pypi-AgE[A-Za-z0-9_\-]{50,})" + r"(?![A-Za-z0-9_\-])"),
         group=1,
     ),

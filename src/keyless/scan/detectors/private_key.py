@@ -44,6 +44,7 @@ class PrivateKeyDetector:
 
     rule: Rule = PRIVATE_KEY
     keywords: tuple[str, ...] = field(default=("private key",))
+    line_patterns: tuple[str, ...] = ()
 
     def find(self, text: str, start: int, end: int) -> Iterator[Match]:
         # Each step looks at most up to the next `-----`, which starts the next header
@@ -73,6 +74,7 @@ class ServiceAccountKeyDetector:
 
     rule: Rule = GCP_SERVICE_ACCOUNT
     keywords: tuple[str, ...] = field(default=("private_key",))
+    line_patterns: tuple[str, ...] = ()
 
     def find(self, text: str, start: int, end: int) -> Iterator[Match]:
         line = text[start:end]

@@ -34,6 +34,8 @@ class PluginSpec:
     shape: str
     # Indexes into the plugin's denylist; None means all of them.
     patterns: tuple[int, ...] | None = None
+    # Line patterns for the prefilter (see keyless.scan.detectors.base.Detector).
+    line_patterns: tuple[str, ...] = ()
 
 
 # Every match of the Cloudant patterns starts with cloudant, clou or cl, then an optional
@@ -48,6 +50,11 @@ _CLOUDANT_KEYWORDS = (
         for word in ("key", "pw", "pass", "token")
     ),
 )
+
+# A name ending in key, pw, pwd, pass, password or token, a separator, and the first 24
+# characters of a value. Every match of the IBM Cloud IAM, IBM COS HMAC, SoftLayer and
+# Cloudant name patterns contains one: their values are 24 to 64 such characters.
+_NAMED_VALUE_LINE = r"(?:key|pwd?|pass(?:word)?|token)[\"']?\]?[ =:>]+[\"']?[a-z0-9_\-]{24}"
 
 # Plugins whose patterns have no literal anchor (Discord, Telegram, Twilio, the entropy
 # plugins, and Artifactory's `AP` pattern) would send most lines past the prefilter, and
@@ -70,6 +77,7 @@ PLUGINS: tuple[PluginSpec, ...] = (
         "Cloudant credentials",
         _CLOUDANT_KEYWORDS,
         r"(?i)[0-9a-f]{64}|[a-z]{24}",
+        line_patterns=(_NAMED_VALUE_LINE, r"\.cloudant\.com"),
     ),
     PluginSpec(
         "ibm_cloud_iam",
@@ -78,6 +86,7 @@ PLUGINS: tuple[PluginSpec, ...] = (
         "IBM Cloud IAM key",
         ("key", "pwd", "pass", "token"),
         r"(?i)[a-z0-9_\-]{44}",
+        line_patterns=(_NAMED_VALUE_LINE,),
     ),
     PluginSpec(
         "ibm_cos_hmac",
@@ -86,6 +95,7 @@ PLUGINS: tuple[PluginSpec, ...] = (
         "IBM Cloud Object Storage HMAC key",
         ("secret",),
         r"(?i)[a-f0-9]{48}",
+        line_patterns=(_NAMED_VALUE_LINE,),
     ),
     PluginSpec(
         "mailchimp",
@@ -94,20 +104,30 @@ PLUGINS: tuple[PluginSpec, ...] = (
         "Mailchimp API key",
         ("-us",),
         r"[0-9a-z]{32}-us[0-9]",
+        line_patterns=(r"[0-9a-z]{32}-us[0-9]",),
     ),
     PluginSpec(
         "openai", "OpenAIDetector", "openai-key", "OpenAI API key", ("t3blbkfj",), "T3BlbkFJ"
     ),
     PluginSpec(
-        "sendgrid", "SendGridDetector", "sendgrid-key", "SendGrid API key", ("sg.",), r"SG\."
+        "sendgrid",
+        "SendGridDetector",
+        "sendgrid-key",
+        "SendGrid API key",
+        ("sg.",),
+        r"SG\.",
+        line_patterns=(r"sg\.[a-z0-9_\-]{22}\.",),
     ),
     PluginSpec(
         "softlayer",
         "SoftlayerDetector",
         "softlayer-key",
         "SoftLayer API key",
-        ("key", "pwd", "pass", "token", "api.softlayer.com"),
+        ("key", "pwd", "pass", "token", "softlayer"),
         r"(?i)[a-z0-9]{64}",
+        # The URL pattern writes `api.softlayer.com` with unescaped dots, which match
+        # any character, so only `softlayer` is sure to be on the line.
+        line_patterns=(_NAMED_VALUE_LINE, "softlayer"),
     ),
     PluginSpec(
         "square_oauth",
@@ -129,6 +149,7 @@ class PluginDetector:
     spec: PluginSpec
     rule: Rule
     keywords: tuple[str, ...]
+    line_patterns: tuple[str, ...] = ()
     _patterns: list[re.Pattern[str]] | None = field(default=None, repr=False)
     _shape: re.Pattern[str] | None = field(default=None, repr=False)
 
@@ -176,6 +197,7 @@ def plugin_detectors() -> list[PluginDetector]:
                 ROTATE,
             ),
             keywords=spec.keywords,
+            line_patterns=spec.line_patterns,
         )
         for spec in PLUGINS
     ]
