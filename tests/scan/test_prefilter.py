@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,11 +48,15 @@ def synthetic_files() -> dict[str, str]:
 def test_engine_per_case() -> None:
     config = Config()
     filtered = Engine(all_detectors(config), config, prefilter=True)
+    python_search = Engine(all_detectors(config), config, prefilter=True)
+    python_search.prefilter = Prefilter(all_detectors(config), backend="python")
     unfiltered = Engine(all_detectors(config), config, prefilter=False)
     for text in [t for _, t, _ in TRUE_POSITIVES] + [t for _, t in FALSE_POSITIVES]:
         with_filter = [(f.rule_id, f.location, f.key) for f in filtered.scan("f", text).findings]
+        in_python = [(f.rule_id, f.location, f.key) for f in python_search.scan("f", text).findings]
         without = [(f.rule_id, f.location, f.key) for f in unfiltered.scan("f", text).findings]
         assert with_filter == without, text
+        assert in_python == without, text
 
 
 def test_disabled_prefilter_yields_every_line() -> None:
@@ -81,14 +86,20 @@ def test_cli_results_identical_on_corpus(
     monkeypatch.chdir(corpus)
 
     reports = []
-    for extra in ([], ["--no-prefilter"]):
+    for mode in ("default", "off", "python"):
+        if mode == "python":
+            # Without hyperscan the prefilter searches for keywords in Python.
+            monkeypatch.setitem(sys.modules, "hyperscan", None)
+        extra = ["--no-prefilter"] if mode == "off" else []
         result = run(capsys, "scan", "--format", "json", "--fail-on", "never", *extra)
         assert result.code == 0
         document = json.loads(result.out)
         validate(document)
         reports.append(document)
-    with_filter, without = reports
+    with_filter, without, python_search = reports
     assert with_filter["scanned"] > 100
     assert len(with_filter["findings"]) >= len(TRUE_POSITIVES)
     assert with_filter["findings"] == without["findings"]
     assert with_filter["suppressed"] == without["suppressed"]
+    assert python_search["findings"] == without["findings"]
+    assert python_search["suppressed"] == without["suppressed"]

@@ -28,6 +28,7 @@ lines and gives the same findings, more slowly.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -161,7 +162,8 @@ class Prefilter:
         line_start = line_end = -1
         mask = 0
         for position, expression in found:
-            if position >= line_end or position < line_start:
+            # A position on a newline belongs to the line that the newline ends.
+            if position > line_end or position < line_start:
                 if line_end >= 0:
                     hits.append(LineHit(line_start, line_end, mask))
                 line_start = data.rfind(b"\n", 0, position) + 1
@@ -244,6 +246,7 @@ class _HyperscanSearch:
         self._expressions = expressions
         self._database: Any = None
         self._lock = threading.Lock()
+        self._lock_pid = os.getpid()
         # A scratch space serves one scan at a time, and scans run in several threads
         # (hyperscan releases the GIL), so each thread gets its own.
         self._local = threading.local()
@@ -251,6 +254,11 @@ class _HyperscanSearch:
     def prepare(self) -> None:
         if self._database is not None:
             return
+        if self._lock_pid != os.getpid():
+            # A process forked while another thread compiled: that thread does not exist
+            # here, so the lock it held would never be released.
+            self._lock = threading.Lock()
+            self._lock_pid = os.getpid()
         with self._lock:
             if self._database is None:
                 self._database = _compile(self._expressions)
@@ -282,11 +290,14 @@ def _compile(expressions: list[Expression]) -> Any:
     # also builds a combined automaton for small inputs, which made the compile about
     # 2.5 times as slow with these patterns (hyperscan 0.9.1 wheel, measured).
     database = hyperscan.Database(mode=hyperscan.HS_MODE_VECTORED)
+    # In multiline mode `$` matches at the end of each line, as `re` does at the end
+    # of the line that `find` is given.
+    flags = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_MULTILINE
     database.compile(
         expressions=[re.escape(e.source) if e.literal else e.source for e in expressions],
         ids=list(range(len(expressions))),
         elements=len(expressions),
-        flags=[hyperscan.HS_FLAG_CASELESS] * len(expressions),
+        flags=[flags] * len(expressions),
     )
     return database
 

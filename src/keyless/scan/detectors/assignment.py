@@ -45,17 +45,19 @@ _PATTERN = LazyPattern(
 )
 
 # Every line `_PATTERN` matches contains a match of this: the end of a name word and the
-# rest of the name, a separator, and the first 8 characters of the value (the shortest
-# quoted value, because bare values have at least 12). The name words are cut to their
-# last letters before `key` (`ess` of `access`), which hyperscan compiles several
-# times faster than the whole words and which still leaves out `monkey` and `keys`.
+# rest of the name, a separator, and a quote with the first 8 characters of the value,
+# or at least 12 bare value characters and what may follow them. The name words are cut
+# to their last letters before `key` (`ess` of `access`), which hyperscan compiles
+# several times faster than the whole words and which still leaves out `monkey`.
 LINE_PATTERN = (
     r"(?:pass(?:wo?rd|phrase)|pwd|secret|token|credential|(?:api|ess|ate|uth|ing|ion)[_.\-]?key)"
-    + r"[a-z0-9_.\-]*[\"']?\]?"
+    + r"[a-z0-9_.\-]*[\"'\]]*"
     + LINE_SPACE
     + r"*(?:=|:=|:|=>|<-)"
     + LINE_SPACE
-    + r"*[\"'`]?[^\"'`\s]{8}"
+    + r"*(?:[\"'`][^\"'`\s]{8}|[a-z0-9+/=_\-.~!@#%^&*]{12,}(?:[,;)}\]]|"
+    + LINE_SPACE
+    + "|$))"
 )
 
 _MIN_ENTROPY_QUOTED = 3.0

@@ -38,9 +38,7 @@ class AwsSecretKeyDetector:
     keywords: tuple[str, ...] = field(default=("aws", "akia", "asia"))
     # A line that `_NAMED` matches, or a line with an access key ID, whose neighbours
     # `find` then searches.
-    line_patterns: tuple[str, ...] = field(
-        default=(r"aws[^\n]*(?:secret|private)[^\n]*[a-z0-9/+]{40}", r"(?:akia|asia)[a-z0-9]{16}")
-    )
+    line_patterns: tuple[str, ...] = field(default=(r"aws[^\n]*(?:secret|private)", "akia", "asia"))
 
     def find(self, text: str, start: int, end: int) -> Iterator[Match]:
         for match in _NAMED.finditer(text, start, end):

@@ -54,7 +54,7 @@ _CLOUDANT_KEYWORDS = (
 # A name ending in key, pw, pwd, pass, password or token, a separator, and the first 24
 # characters of a value. Every match of the IBM Cloud IAM, IBM COS HMAC, SoftLayer and
 # Cloudant name patterns contains one: their values are 24 to 64 such characters.
-_NAMED_VALUE_LINE = r"(?:key|pwd?|pass(?:word)?|token)[\"']?\]?[ =:>]+[\"']?[a-z0-9_\-]{24}"
+_NAMED_VALUE_LINE = r"(?:key|pwd?|pass(?:word)?|token)[\"'\] =:>]+[a-z0-9_\-]{24}"
 
 # Plugins whose patterns have no literal anchor (Discord, Telegram, Twilio, the entropy
 # plugins, and Artifactory's `AP` pattern) would send most lines past the prefilter, and
@@ -104,7 +104,7 @@ PLUGINS: tuple[PluginSpec, ...] = (
         "Mailchimp API key",
         ("-us",),
         r"[0-9a-z]{32}-us[0-9]",
-        line_patterns=(r"[0-9a-z]{32}-us[0-9]",),
+        line_patterns=(r"-us[0-9]",),
     ),
     PluginSpec(
         "openai", "OpenAIDetector", "openai-key", "OpenAI API key", ("t3blbkfj",), "T3BlbkFJ"
