@@ -80,7 +80,7 @@ def test_history_same_without_prefilter(
 
     filtered = history_findings(repo, capsys)
     unfiltered = history_findings(repo, capsys, "--no-prefilter")
-    # Without hyperscan the prefilter searches for keywords in Python; forked workers
+    # Without hyperscan the prefilter searches for keywords in Python. Forked workers
     # inherit the blocked import.
     monkeypatch.setitem(sys.modules, "hyperscan", None)
     python_search = history_findings(repo, capsys)

@@ -39,6 +39,7 @@ def edge_cases() -> list[tuple[str, str, str]]:
         fakes.aws_secret_key(),
         fakes.aws_secret_key(),
     )
+
     return [
         ("generic-secret-assignment", f'password = "{value}"', value),
         ("generic-secret-assignment", f"password={bare}", bare),
@@ -244,7 +245,7 @@ def test_first_search_compiles(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_search_after_fork_during_compile() -> None:
     prefilter = Prefilter(all_detectors(Config()), backend="hyperscan")
-    # A thread that compiles holds the lock; a child forked meanwhile must not wait for it.
+    # A thread that compiles holds the lock, and a child forked meanwhile must not wait.
     lock = prefilter._search._lock  # type: ignore[attr-defined]
     lock.acquire()
     try:

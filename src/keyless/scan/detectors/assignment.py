@@ -44,11 +44,12 @@ _PATTERN = LazyPattern(
     r"|(?P<bare>[A-Za-z0-9+/=_\-.~!@#%^&*]{12,256})(?=$|[\s,;)}\]]))"
 )
 
-# Every line `_PATTERN` matches contains a match of this: the end of a name word and the
-# rest of the name, a separator, and a quote with the first 8 characters of the value,
-# or at least 12 bare value characters and what may follow them. The name words are cut
-# to their last letters before `key` (`ess` of `access`), which hyperscan compiles
-# several times faster than the whole words and which still leaves out `monkey`.
+# Every line `_PATTERN` matches contains a match of this line pattern. It has the end
+# of a name word and the rest of the name, then a separator. Then comes a quote and the
+# first 8 characters of the value, or at least 12 bare value characters and what may
+# follow them. The words before `key` are cut to their last letters (`ess` of
+# `access`), which hyperscan compiles several times faster and which still leaves out
+# `monkey`.
 LINE_PATTERN = (
     r"(?:pass(?:wo?rd|phrase)|pwd|secret|token|credential|(?:api|ess|ate|uth|ing|ion)[_.\-]?key)"
     + r"[a-z0-9_.\-]*[\"'\]]*"

@@ -26,7 +26,7 @@ class Detector(Protocol):
     on any line where the detector can match; the prefilter relies on that to skip
     lines. `line_patterns`, when not empty, are hyperscan regular expressions, matched
     caseless, at least one of which matches somewhere on every line for which `find`
-    can report a match; with hyperscan the prefilter uses them instead of the keywords.
+    can report a match. With hyperscan the prefilter uses them instead of the keywords.
     `find` looks at the line `text[start:end]` and may read neighbouring lines, and
     returns matches with offsets into `text`.
     """

@@ -53,7 +53,7 @@ _CLOUDANT_KEYWORDS = (
 
 # A name ending in key, pw, pwd, pass, password or token, a separator, and the first 24
 # characters of a value. Every match of the IBM Cloud IAM, IBM COS HMAC, SoftLayer and
-# Cloudant name patterns contains one: their values are 24 to 64 such characters.
+# Cloudant name patterns contains one, because their values are 24 to 64 such characters.
 _NAMED_VALUE_LINE = r"(?:key|pwd?|pass(?:word)?|token)[\"'\] =:>]+[a-z0-9_\-]{24}"
 
 # Plugins whose patterns have no literal anchor (Discord, Telegram, Twilio, the entropy
