@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import random
 import threading
 import time
 
@@ -266,3 +267,51 @@ def test_search_after_fork_during_compile() -> None:
     finally:
         lock.release()
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+# Pieces of lines that the detectors' regular expressions look for, combined at random
+# with values from VALUE_ALPHABETS.
+FRAGMENTS = [
+    *("password", "passwd", "passphrase", "pwd", "secret", "token", "api_key", "apikey"),
+    *("access-key", "private.key", "auth_key", "signing_key", "encryption_key", "KEY"),
+    *("credentials", "ibm_cloud_iam_key", "cl_pw", "cloudant_password", "sl_api_key"),
+    *("secret_access_key", "AWS_SECRET", "aws_private", "AKIA", "ASIA", "Authorization"),
+    *("Basic", "Bearer", "curl", "docker login", "-u", "--user", "-p", "--password"),
+    *("=", ":=", ":", "=>", "<-", "::", " ", "  ", "\t", "\u00a0", "\u3000", "\x1c"),
+    *('"', "'", "`", "[", "]", ",", ";", ")", "é", "密", "\r", "-us6", "SG.", ".", "/"),
+    *("https://", "postgres://", "@db.internal", "@acct.cloudant.com", "%3A%2F%2F", "%3A"),
+    *("%40", "api.softlayer.com/soap/v3/"),
+]
+VALUE_ALPHABETS = [
+    *(fakes.ALNUM, fakes.URLSAFE, HEX, LOWER_ALNUM, "abcdefghijklmnopqrstuvwxyz"),
+    *(fakes.ALNUM + "!#%^*+/=", fakes.B64, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+]
+VALUE_LENGTHS = (8, 12, 16, 20, 22, 24, 32, 40, 43, 44, 48, 64)
+
+
+def random_line(rng: random.Random) -> str:
+    parts = []
+    for _ in range(rng.randint(2, 9)):
+        if rng.random() < 0.35:
+            alphabet = rng.choice(VALUE_ALPHABETS)
+            length = rng.choice(VALUE_LENGTHS)
+            parts.append("".join(rng.choice(alphabet) for _ in range(length)))
+        else:
+            parts.append(rng.choice(FRAGMENTS))
+    return "".join(parts)
+
+
+def test_random_lines_selected_when_matching() -> None:
+    rng = random.Random(5)
+    detectors = all_detectors(Config())
+    prefilter = Prefilter(detectors, backend="hyperscan")
+    text = "\n".join(random_line(rng) for _ in range(8000))
+    chosen = selected(prefilter, text)
+    matched = 0
+    for start, end in lines_of(text):
+        for detector in detectors:
+            if next(iter(detector.find(text, start, end)), None) is None:
+                continue
+            matched += 1
+            assert detector in chosen.get(start, ()), (detector.rule.id, text[start:end])
+    assert matched > 150

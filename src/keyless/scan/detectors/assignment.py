@@ -51,7 +51,7 @@ _PATTERN = LazyPattern(
 # `access`), which hyperscan compiles several times faster and which still leaves out
 # `monkey`.
 LINE_PATTERN = (
-    r"(?:pass(?:wo?rd|phrase)|pwd|secret|token|credential|(?:api|ess|ate|uth|ing|ion)[_.\-]?key)"
+    r"(?:pass(?:word|wd|phrase)|pwd|secret|token|credential|(?:api|ess|ate|uth|ing|ion)[_.\-]?key)"
     + r"[a-z0-9_.\-]*[\"'\]]*"
     + LINE_SPACE
     + r"*(?:=|:=|:|=>|<-)"
