@@ -121,7 +121,7 @@ class Prefilter:
 
     @property
     def filters(self) -> bool:
-        """Return whether lines without keywords are skipped (False: every line is scanned)."""
+        """Return whether lines that match no expression are skipped, not scanned."""
         return self.enabled and not self._always
 
     def prepare(self) -> None:
