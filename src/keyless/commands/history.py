@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import subprocess
+import threading
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,9 +48,15 @@ def run_history(args: argparse.Namespace) -> int:
     started = datetime.now(timezone.utc)
     root = git.toplevel(Path.cwd()) or _git_dir_root(Path.cwd())
     setup = ScanSetup.create(args, root)
+    # Compile the prefilter while git lists the commits: the compile releases the GIL.
+    compiling = threading.Thread(target=setup.engine.prefilter.prepare, daemon=True)
+    compiling.start()
     selection = history.select(root, branch=args.branch, since=args.since, commit_range=args.range)
     logger.info("history: scanning %s", selection.description)
     commits = history.list_commits(root, selection)
+    # Workers are forked: they inherit the compiled prefilter, and no thread may be
+    # running when they are.
+    compiling.join()
     notes: list[str] = []
     if not commits:
         notes.append("no commits to scan: the repository or the selected range is empty")

@@ -38,6 +38,16 @@ class Engine:
         self.prefilter = Prefilter(detectors, enabled=prefilter)
         self.inline_allow = inline_allow
 
+    def load(self) -> None:
+        """Import what the detectors otherwise import on first use (detect-secrets).
+
+        Forked workers then share the loaded modules instead of each importing them.
+        """
+        for detector in self.prefilter.detectors:
+            load = getattr(detector, "load", None)
+            if load is not None:
+                load()
+
     def scan(self, path: str, text: str) -> TextResult:
         """Return the findings in `text`, reported at `path`."""
         result = TextResult(findings=[])

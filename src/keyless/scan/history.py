@@ -289,6 +289,8 @@ def scan_history(
         return scanner.result, stream_skipped
 
     workers = processes if processes is not None else default_processes(len(commits))
+    if workers > 1 and hasattr(os, "fork"):
+        engine.load()
     results: list[RangeResult] = run_workers(
         commits, workers, scan_stream, progress or (lambda _: None)
     )

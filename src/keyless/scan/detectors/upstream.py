@@ -8,7 +8,6 @@ calls a plugin's `verify()`: keyless never sends a found secret anywhere.
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from keyless.findings import Confidence, Rule, Severity
 from keyless.scan.detectors.base import Match
 from keyless.scan.detectors.patterns import ROTATE
+from keyless.scan.detectors.plugin_loader import import_plugin
 from keyless.scan.placeholders import is_placeholder
 
 
@@ -158,7 +158,7 @@ class PluginDetector:
             self._shape = re.compile(self.spec.shape)
         if self._shape.search(text, start, end) is None:
             return
-        for pattern in self._load():
+        for pattern in self.load():
             for match in pattern.finditer(text, start, end):
                 group = _last_group(match)
                 value = match.group(group).strip(_DELIMITERS)
@@ -167,9 +167,10 @@ class PluginDetector:
                 offset = match.start(group) + match.group(group).index(value)
                 yield Match(offset, offset + len(value), value, self.rule.confidence)
 
-    def _load(self) -> list[re.Pattern[str]]:
+    def load(self) -> list[re.Pattern[str]]:
+        """Return the plugin's patterns, importing detect-secrets the first time."""
         if self._patterns is None:
-            module = importlib.import_module(f"detect_secrets.plugins.{self.spec.module}")
+            module = import_plugin(f"detect_secrets.plugins.{self.spec.module}")
             denylist = list(getattr(module, self.spec.cls).denylist)
             indexes = self.spec.patterns or range(len(denylist))
             self._patterns = [denylist[i] for i in indexes]
