@@ -118,12 +118,23 @@ def run(args: Sequence[str], cwd: Path, *, input: bytes | None = None, check: bo
     return proc.stdout
 
 
-def popen(args: Sequence[str], cwd: Path, **kwargs: object) -> subprocess.Popen[bytes]:
-    """Start git with stdout piped, for streaming large output."""
+def popen(
+    args: Sequence[str],
+    cwd: Path,
+    *,
+    environment: dict[str, str] | None = None,
+    **kwargs: object,
+) -> subprocess.Popen[bytes]:
+    """Start git with stdout piped, for streaming large output.
+
+    `environment` adds variables to `git_env()`.
+    """
     logger.debug("git: %s", " ".join(args))
+    env = git_env()
+    env.update(environment or {})
     try:
         return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
-            command(args), cwd=cwd, stdout=subprocess.PIPE, env=git_env(), **kwargs
+            command(args), cwd=cwd, stdout=subprocess.PIPE, env=env, **kwargs
         )
     except FileNotFoundError as exc:
         raise GitError("git is not installed or not on PATH", hint="install git") from exc

@@ -56,11 +56,12 @@ except ImportError:  # Windows
 # Bytes read from a git pipe at a time, and scanned at a time.
 _READ_SIZE = 1 << 16
 _BLOCK_SIZE = 1 << 20
-# The size asked for git's output pipe, so git can run ahead of the scanner.
-_PIPE_SIZE = 1 << 20
-# Commits written to git's stdin at a time, and how few may wait before writing more.
+# Pipe sizes asked for: git's output pipe large, so git can run ahead of the scanner;
+# its stdin small (one page), so a worker claims few commits ahead of git.
+_STDOUT_PIPE_SIZE = 1 << 20
+_STDIN_PIPE_SIZE = 4096
+# Commits written to git's stdin at a time.
 _PIECE = 64
-_AHEAD = 64
 # Below this many commits one git process is faster than starting several.
 _MIN_COMMITS_PER_PROCESS = 1000
 _MAX_PROCESSES = 4
@@ -429,106 +430,79 @@ def _stream(
 ) -> None:
     """Run git and feed its output to `scanner` in blocks that end at a section.
 
-    With `take`, git reads commits on stdin: chunks from `take`, fed as git gets
-    through them.
+    With `take`, git reads commits on stdin: a thread writes the chunks `take`
+    returns, each when git is ready for more, until none are left.
     """
     proc = git.popen(
         args,
         root,
         stdin=subprocess.PIPE if take is not None else subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        # Without this, `diff-tree --stdin` writes each commit to the pipe on its own.
+        environment={"GIT_FLUSH": "0"},
     )
     stdout, stderr = cast(IO[bytes], proc.stdout), cast(IO[bytes], proc.stderr)
     errors: list[bytes] = []
-    reader = threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)
-    reader.start()
-    feeder = _Feeder(cast(IO[bytes], proc.stdin), take) if take is not None else None
-    _enlarge_pipe(stdout.fileno())
+    threads = [threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)]
+    if take is not None:
+        stdin = cast(IO[bytes], proc.stdin)
+        # A small stdin pipe keeps few claimed commits waiting in it, so the chunks
+        # are shared out as the workers get through them.
+        _resize_pipe(stdin.fileno(), _STDIN_PIPE_SIZE)
+        threads.append(threading.Thread(target=_feed, args=(stdin, take), daemon=True))
+    _resize_pipe(stdout.fileno(), _STDOUT_PIPE_SIZE)
+    for thread in threads:
+        thread.start()
     try:
-        _read_blocks(stdout.fileno(), scanner, feeder)
+        _read_blocks(stdout.fileno(), scanner)
     finally:
-        if feeder is not None:
-            feeder.close()
         if proc.poll() is None:
             proc.kill()
         proc.wait()
-        reader.join()
+        for thread in threads:
+            thread.join()
     if proc.returncode != 0:
         message = b"".join(errors).decode("utf-8", "replace").strip()
         raise git.GitError(f"git history scan failed in {root}: {message}")
 
 
-def _enlarge_pipe(fd: int) -> None:
-    """Ask for a larger pipe buffer where the system allows it (Linux), else do nothing."""
+def _resize_pipe(fd: int, size: int) -> None:
+    """Ask for a pipe buffer of `size` bytes where the system allows it (Linux)."""
     resize = getattr(fcntl, "F_SETPIPE_SZ", None)
     if resize is not None:
         with contextlib.suppress(OSError):
-            fcntl.fcntl(fd, resize, _PIPE_SIZE)
+            fcntl.fcntl(fd, resize, size)
 
 
-class _Feeder:
-    """Write commits to git's stdin a few at a time, keeping git busy but never blocking.
+def _feed(stdin: IO[bytes], take: Callable[[], list[str] | None]) -> None:
+    """Write the chunks `take` returns to git's stdin, a piece at a time, then close it.
 
-    At most _AHEAD + _PIECE commits wait in the pipe, so a write never fills it
-    while git is blocked writing output this process has not read yet.
+    Writes block while the pipe is full, so a chunk is claimed only when git has
+    read most of the previous one.
     """
-
-    def __init__(self, stdin: IO[bytes], take: Callable[[], list[str] | None]) -> None:
-        self._fd = stdin.fileno()
-        self._stdin = stdin
-        self._take = take
-        self._chunk: list[str] = []
-        self._next = 0
-        self.outstanding = 0
-        self.open = True
-
-    def top_up(self) -> None:
-        """Write commits until _AHEAD of them wait for git, or close stdin at the end."""
-        while self.open and self.outstanding < _AHEAD:
-            if self._next >= len(self._chunk):
-                chunk = self._take()
-                if chunk is None:
-                    self.close()
-                    return
-                self._chunk, self._next = chunk, 0
-            piece = self._chunk[self._next : self._next + _PIECE]
-            self._next += len(piece)
-            data = memoryview("".join(f"{sha}\n" for sha in piece).encode("ascii"))
-            try:
+    fd = stdin.fileno()
+    try:
+        while (chunk := take()) is not None:
+            for index in range(0, len(chunk), _PIECE):
+                piece = "".join(f"{sha}\n" for sha in chunk[index : index + _PIECE])
+                data = memoryview(piece.encode("ascii"))
                 while data:
-                    data = data[os.write(self._fd, data) :]
-            except BrokenPipeError:
-                self.close()
-                return
-            self.outstanding += len(piece)
-
-    def done(self, commits: int) -> None:
-        """Record that git has printed `commits` more commits, and feed it more."""
-        self.outstanding -= commits
-        self.top_up()
-
-    def close(self) -> None:
-        if self.open:
-            self.open = False
-            with contextlib.suppress(BrokenPipeError):
-                self._stdin.close()
+                    data = data[os.write(fd, data) :]
+    except BrokenPipeError:
+        # git stopped reading: it failed, and the reader reports why.
+        pass
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            stdin.close()
 
 
-def _read_blocks(fd: int, scanner: PatchScanner, feeder: _Feeder | None) -> None:
+def _read_blocks(fd: int, scanner: PatchScanner) -> None:
     """Feed the scanner blocks that end just before a commit or section boundary."""
-    if feeder is not None:
-        feeder.top_up()
     pending = bytearray()
-    # The stream starts with a commit header: as if after a line break.
-    after_newline = True
     while True:
         data = os.read(fd, _READ_SIZE)
         if not data:
             break
-        if feeder is not None:
-            printed = data.count(b"\n" + COMMIT_MARK) + (after_newline and data[0] == 0)
-            after_newline = data[-1] == 10
-            feeder.done(printed)
         pending += data
         if len(pending) < _BLOCK_SIZE:
             continue

@@ -34,7 +34,9 @@ _INDEX = struct.Struct("<I")
 # The queue pipe is filled before any worker reads, so its chunk indexes must fit in
 # the smallest pipe buffer in common use (16 KiB on macOS).
 _MAX_CHUNKS = 4000
-_MIN_CHUNK = 64
+# Chunks are large enough that git's caches serve consecutive commits, and small
+# enough (about 24 per worker) that the last one to finish ends soon after the rest.
+_MIN_CHUNK = 128
 _COUNTER = struct.Struct("<q")
 # Seconds between progress updates while waiting for the other workers.
 _POLL_SECONDS = 0.1
@@ -51,7 +53,7 @@ class ChunkQueue:
     """
 
     def __init__(self, shas: list[str], workers: int) -> None:
-        size = max(_MIN_CHUNK, -(-len(shas) // _MAX_CHUNKS), -(-len(shas) // (workers * 32)))
+        size = max(_MIN_CHUNK, -(-len(shas) // _MAX_CHUNKS), -(-len(shas) // (workers * 24)))
         self.chunks = [shas[i : i + size] for i in range(0, len(shas), size)]
         self._read, write = os.pipe()
         data = b"".join(_INDEX.pack(index) for index in range(len(self.chunks)))
@@ -109,8 +111,11 @@ def _run_forked(
         # objects are left alone by the garbage collector, so the children do not
         # copy the pages it would otherwise touch.
         gc.freeze()
-        for index in range(1, workers):
-            children.append(_fork(index, queue, scan, counters))
+        try:
+            for index in range(1, workers):
+                children.append(_fork(index, queue, scan, counters))
+        finally:
+            gc.unfreeze()
         own = 0
 
         def count(n: int) -> None:
