@@ -10,6 +10,7 @@ never applies clean or smudge filters.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -116,6 +117,19 @@ def run(args: Sequence[str], cwd: Path, *, input: bytes | None = None, check: bo
         message = proc.stderr.decode("utf-8", "replace").strip()
         raise GitError(f"git {args[0]} failed in {cwd}: {message}", hint=_hint(message))
     return proc.stdout
+
+
+@functools.cache
+def version() -> tuple[int, ...]:
+    """Return git's version as numbers, such as (2, 39, 5); () when it cannot be read."""
+    try:
+        out = subprocess.run(
+            ["git", "version"], capture_output=True, env=git_env(), check=False
+        ).stdout
+    except FileNotFoundError as exc:
+        raise GitError("git is not installed or not on PATH", hint="install git") from exc
+    match = re.search(rb"(\d+)\.(\d+)(?:\.(\d+))?", out)
+    return tuple(int(part) for part in match.groups(b"0")) if match else ()
 
 
 def popen(

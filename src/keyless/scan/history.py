@@ -25,7 +25,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, cast
@@ -369,9 +369,29 @@ def _label_local_refs(
             commits = {sha.encode() for sha in seen.get((finding.rule_id, finding.key), set())}
             if commits and commits <= special:
                 finding.message = f"{finding.message or finding.title} ({label})"
+                if refs == ("refs/notes/",):
+                    _name_annotated_commits(finding)
                 labelled += 1
         if labelled:
             outcome.notes.append(f"{labelled} secret(s) found {note}")
+
+
+def _name_annotated_commits(finding: Finding) -> None:
+    """Give a finding in git notes the annotated commit's SHA as its path.
+
+    A notes tree with many notes stores each under a fan-out path such as `ab/cdef...`.
+    """
+
+    def commit_of(path: str) -> str:
+        joined = path.replace("/", "")
+        return joined if len(joined) in (40, 64) and not joined.strip(_HEX) else path
+
+    finding.location = replace(finding.location, path=commit_of(finding.location.path))
+    if finding.history is not None:
+        finding.history.paths = sorted({commit_of(path) for path in finding.history.paths})
+
+
+_HEX = "0123456789abcdef"
 
 
 def default_processes(commits: int, limit: int | None = None) -> int:
@@ -462,7 +482,9 @@ def _stream(
         for thread in threads:
             thread.join()
     if proc.returncode != 0:
-        message = b"".join(errors).decode("utf-8", "replace").strip()
+        lines = b"".join(errors).decode("utf-8", "replace").splitlines()
+        # git can print the same error once per attempt to read an object.
+        message = "; ".join(dict.fromkeys(line.strip() for line in lines if line.strip()))
         raise git.GitError(f"git history scan failed in {root}: {message}")
 
 
@@ -675,7 +697,7 @@ def _aggregate(
             entry.removals = removals.get(key, [])
     last_shas: dict[tuple[str, str], str] = {}
     for key, entry in secrets.items():
-        last_shas[key] = _last_seen(entry, key in at_tip, tip)
+        last_shas[key] = _last_seen(entry, key in at_tip, tip, order)
     commit_shas = {s.commit.sha for e in secrets.values() for s in e.sightings}
     commit_shas |= set(last_shas.values())
     commits = _commit_details(root, sorted(commit_shas))
@@ -739,21 +761,27 @@ def _is_ancestor(root: Path, ancestor: str, commit: str) -> bool:
     return proc.returncode == 0
 
 
-def _last_seen(entry: _Secret, present: bool, tip: str | None) -> str:
+def _last_seen(entry: _Secret, present: bool, tip: str | None, order: dict[str, int]) -> str:
     """Return the SHA of the last commit known to contain the secret.
 
     That is the tip when the secret is still there. Otherwise it is the parent of
     the newest commit that removed it. A secret never removed in the scanned commits
     (for example one on a branch other than the tip's) gets the newest commit that
-    added it.
+    added it. "Newest" goes by committer date, and between commits of the same
+    second by topological order, which puts a commit after its ancestors.
     """
     if present and tip is not None:
         return tip
-    newest_add = max(entry.sightings, key=lambda s: s.commit.time).commit
-    removals = [r for r in entry.removals if r.commit.parents]
+
+    def age(commit: CommitHeader) -> tuple[int, int]:
+        # `order` numbers commits children first: a smaller number is newer.
+        return commit.time, -order.get(commit.sha, len(order))
+
+    newest_add = max((s.commit for s in entry.sightings), key=age)
+    removals = [r.commit for r in entry.removals if r.commit.parents]
     if removals:
-        newest = max(removals, key=lambda r: r.commit.time).commit
-        if newest.time >= newest_add.time:
+        newest = max(removals, key=age)
+        if age(newest) > age(newest_add):
             return newest.parents[0]
     return newest_add.sha
 
@@ -798,10 +826,11 @@ def _removals(
         "--src-prefix=a/",
         "--dst-prefix=b/",
         "--format=%x00%H %ct %P",
-        # Only changed, deleted or retyped files have removed lines; merges are not
-        # diffed (their parents' own commits are).
+        # Only changed, deleted or retyped files have removed lines. A merge is diffed
+        # against its first parent, as a resolution can drop a secret both parents
+        # hold; git before 2.31 cannot do that, and merges are left out there.
         "--diff-filter=MDT",
-        "--no-merges",
+        "--diff-merges=first-parent" if git.version() >= (2, 31) else "--no-merges",
         *selection.revisions,
         "--",
         *(f":(literal){path}" for path in sorted(wanted)),

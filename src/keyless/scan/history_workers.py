@@ -22,6 +22,7 @@ import select
 import signal
 import struct
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -105,6 +106,9 @@ def _run_forked(
             progress(total - shown)
             shown = total
 
+    # The children inherit the handler, so SIGTERM (from `kill`, `docker stop` or a CI
+    # runner's timeout) stops every worker and its git, as Ctrl-C does.
+    previous = _exit_on_sigterm()
     try:
         # Fork before this process starts its own git, so no child holds a copy of
         # that git's stdin and keeps it from seeing the end of its input. Frozen
@@ -130,6 +134,22 @@ def _run_forked(
         for pid, reader in children:
             _stop(pid, reader)
         counters.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm() -> Any:
+    """Make SIGTERM raise SystemExit, so cleanup runs; return the previous handler.
+
+    Only the main thread can set handlers; elsewhere nothing changes and None returns.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_exit)
+
+
+def _raise_exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _fork(index: int, queue: ChunkQueue, scan: StreamScan, counters: mmap.mmap) -> tuple[int, int]:

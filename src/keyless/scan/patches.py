@@ -176,7 +176,7 @@ class PatchScanner:
         if path is None:
             return
         if removing:
-            if header_end >= 0 and len(commit.parents) == 1:
+            if header_end >= 0 and commit.parents:
                 self._scan_removed(path, section[header_end + 1 :], commit)
             return
         if b" " + _SUBMODULE_MODE + b"\n" in header:
@@ -230,9 +230,9 @@ class PatchScanner:
         wanted = (self.removed_secrets or {}).get(path)
         if not wanted:
             return
+        # No size limit: the text is in memory already, and a search for known text is
+        # cheap, so a secret removed with a file over the limit still has its removal.
         data = b"\n".join(_REMOVED.findall(body))
-        if len(data) > self.max_size:
-            return
         decoded = decode(data)
         if decoded is None:
             return

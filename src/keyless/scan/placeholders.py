@@ -53,8 +53,12 @@ def is_reference(value: str) -> bool:
     return bool(_REFERENCE.search(value))
 
 
-def is_placeholder(value: str) -> bool:
-    """Return whether `value` is a reference, a placeholder or not secret-shaped at all."""
+def is_placeholder(value: str, *, hex_ids: bool = True) -> bool:
+    """Return whether `value` is a reference, a placeholder or not secret-shaped at all.
+
+    With `hex_ids`, 40 or 64 hex digits (a git commit or a SHA-256 digest) count as
+    not secret; detectors whose secrets have that shape turn it off.
+    """
     if is_reference(value):
         return True
     if len(set(value)) <= 2:
@@ -63,7 +67,7 @@ def is_placeholder(value: str) -> bool:
         return True
     return bool(
         _UUID.match(value)
-        or _GIT_SHA.match(value)
+        or (hex_ids and _GIT_SHA.match(value))
         or _INTEGRITY.match(value)
         or _PASSWORD_HASH.match(value)
     )

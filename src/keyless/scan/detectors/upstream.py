@@ -34,6 +34,9 @@ class PluginSpec:
     shape: str
     # Indexes into the plugin's denylist; None means all of them.
     patterns: tuple[int, ...] | None = None
+    # Whether the secrets can be 64 hex digits, which other values of that shape (a
+    # SHA-256 digest) are taken not to be.
+    hex_values: bool = False
     # Line patterns for the prefilter (see keyless.scan.detectors.base.Detector).
     line_patterns: tuple[str, ...] = ()
 
@@ -78,6 +81,7 @@ PLUGINS: tuple[PluginSpec, ...] = (
         _CLOUDANT_KEYWORDS,
         r"(?i)[0-9a-f]{64}|[a-z]{24}",
         line_patterns=(_NAMED_VALUE_LINE, r"\.cloudant\.com"),
+        hex_values=True,
     ),
     PluginSpec(
         "ibm_cloud_iam",
@@ -128,6 +132,7 @@ PLUGINS: tuple[PluginSpec, ...] = (
         # The URL pattern writes `api.softlayer.com` with unescaped dots, which match
         # any character, so only `softlayer` is sure to be on the line.
         line_patterns=(_NAMED_VALUE_LINE, "softlayer"),
+        hex_values=True,
     ),
     PluginSpec(
         "square_oauth",
@@ -162,7 +167,7 @@ class PluginDetector:
             for match in pattern.finditer(text, start, end):
                 group = _last_group(match)
                 value = match.group(group).strip(_DELIMITERS)
-                if not value or is_placeholder(value):
+                if not value or is_placeholder(value, hex_ids=not self.spec.hex_values):
                     continue
                 offset = match.start(group) + match.group(group).index(value)
                 yield Match(offset, offset + len(value), value, self.rule.confidence)
