@@ -56,8 +56,8 @@ except ImportError:  # Windows
 # Bytes read from a git pipe at a time, and scanned at a time.
 _READ_SIZE = 1 << 16
 _BLOCK_SIZE = 1 << 20
-# Pipe sizes asked for: git's output pipe large, so git can run ahead of the scanner;
-# its stdin small (one page), so a worker claims few commits ahead of git.
+# Pipe sizes asked for. git's output pipe is large, so git can run ahead of the
+# scanner. Its stdin is small (one page), so a worker claims few commits ahead of git.
 _STDOUT_PIPE_SIZE = 1 << 20
 _STDIN_PIPE_SIZE = 4096
 # Commits written to git's stdin at a time.
@@ -412,9 +412,9 @@ def diff_tree_args(max_size: int) -> list[str]:
         "-c",
         f"core.bigFileThreshold={max_size}",
         # Memory: git's default 96 MiB cache of delta bases made each diff-tree process
-        # peak at 186 MB on pytest's history; 24 MiB, and at most 32 MiB of the pack
-        # mapped at a time (the default maps all of it), gave 66 MB, for little more
-        # CPU time (see docs/benchmarks.md).
+        # peak at 186 MB on pytest's history. A 24 MiB cache, with at most 32 MiB of the
+        # pack mapped at a time (the default maps all of it), gave 66 MB on half of its
+        # commits, for CPU time within noise (see docs/benchmarks.md).
         "-c",
         "core.deltaBaseCacheLimit=24m",
         "-c",

@@ -6,9 +6,9 @@ next chunk nobody has claimed yet. A worker that meets expensive commits (a larg
 first import, many merges) so takes fewer chunks, and the workers finish together.
 
 The detectors are Python code that holds the GIL, so the workers are forked
-processes, not threads. The calling process is the first worker; the others send
-their results back over a pipe and count their commits in shared memory, which the
-caller reads to draw progress. Where fork is unavailable, one worker does it all.
+processes, not threads. The calling process is the first worker. The others send
+their results back over a pipe, and count their commits in shared memory for the
+caller to draw progress. Where fork is unavailable, one worker does it all.
 """
 
 from __future__ import annotations
