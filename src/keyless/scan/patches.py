@@ -87,9 +87,10 @@ class PatchScanner:
     """Scan blocks of a patch stream; `feed` takes blocks that end at a line break.
 
     By default the scanner looks at added lines and records sightings. Given
-    `removed_secrets` (path -> {secret value: finding key}), it looks instead at the
-    removed lines of ordinary commits for those values, and records removals, which
-    tell when a secret stopped being in a file.
+    `removed_secrets` (path -> the sightings at that path, each with its secret's key),
+    it looks instead for those secrets in the removed lines of each commit (of a merge,
+    against its first parent), and records removals, which tell when a secret stopped
+    being in a file.
     """
 
     def __init__(
