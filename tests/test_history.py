@@ -417,46 +417,6 @@ def test_allow_comment_only_on_neighbouring_line(
     assert document["suppressed"] == 1
 
 
-def test_worker_processes_match_one_process(repo: GitRepo) -> None:
-    from keyless.config import Config
-    from keyless.scan import history
-    from keyless.scan.detectors.registry import all_detectors
-    from keyless.scan.engine import Engine
-    from keyless.scan.sources import Skipped
-
-    tokens = [github_token() for _ in range(6)]
-    for number, token in enumerate(tokens):
-        repo.write(f"dir{number}/app.env", f"T={token}\n")
-        repo.commit(f"add {number}")
-    repo.write("dir0/app.env", "gone\n")
-    repo.commit("remove the first")
-    engine = Engine(all_detectors(Config()), Config())
-    selection = history.select(repo.path)
-
-    def summary(processes: int) -> list[tuple[str, str, bool, str]]:
-        seen: list[int] = []
-        outcome = history.scan_history(
-            repo.path,
-            engine,
-            selection,
-            Skipped(),
-            max_size=1 << 20,
-            exclude=[],
-            progress=seen.append,
-            processes=processes,
-        )
-        assert sum(seen) == 7
-        return sorted(
-            (f.path, f.history.first_seen.sha, f.history.present_at_tip, f.secret.reveal())
-            for f in outcome.findings
-            if f.history is not None and f.secret is not None
-        )
-
-    single = summary(1)
-    assert len(single) == 6
-    assert summary(3) == single
-
-
 def test_gitattributes_cannot_hide_text(
     repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
