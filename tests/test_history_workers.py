@@ -136,7 +136,7 @@ def build_history(path: Path, commits: int, tokens: dict[int, str]) -> None:
     subprocess.run(["git", "checkout", "-q", "main"], cwd=path, check=True)
 
 
-def test_many_chunks_give_the_same_findings_as_one_worker(tmp_path: Path) -> None:
+def test_many_chunks_match_one_worker(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     tokens = {number: github_token() for number in (0, 77, 150, 151, 260, 299)}
     build_history(repo, 300, tokens)

@@ -25,7 +25,7 @@ patterns = {d.spec.module: [(p.pattern, p.flags) for p in d.load()] for d in plu
 """
 
 
-def test_plugins_load_without_requests_and_with_the_same_patterns() -> None:
+def test_plugins_load_without_requests() -> None:
     light = run_python(
         "import json, sys\n" + PATTERNS + "loaded = 'requests' in sys.modules\n"
         "import requests\n"
@@ -41,7 +41,7 @@ def test_plugins_load_without_requests_and_with_the_same_patterns() -> None:
     assert len(full["patterns"]) == 9  # type: ignore[arg-type]
 
 
-def test_module_that_needs_requests_at_import_gets_the_real_one() -> None:
+def test_import_needing_requests_gets_real_one() -> None:
     result = run_python(
         "import json, sys\n"
         "from keyless.scan.detectors.plugin_loader import import_plugin\n"

@@ -2,8 +2,8 @@
 
 Commits are listed with `git rev-list` and cut into chunks. Each worker streams the
 chunks it claims through its own `git diff-tree --stdin -p -U0` process, so git's
-work spreads over the machine's cores while keyless scans the streams. The options given to git
-make the stream complete whatever the repository's own settings are:
+work spreads over the machine's cores while keyless scans the streams. The options
+given to git make the stream complete whatever the repository's own settings are:
 
 - `--no-renames`: a renamed or copied file shows its whole content as added, so the
   secret is seen under its new path too. With rename detection, which a repository
@@ -66,6 +66,7 @@ _PIECE = 64
 _MIN_COMMITS_PER_PROCESS = 1000
 _MAX_PROCESSES = 4
 _SECONDS_PER_DAY = 86400.0
+_HEX = "0123456789abcdef"
 # Bytes of blob content read per `git cat-file --batch` call for binary sections.
 _BLOB_BATCH_BYTES = 32 << 20
 
@@ -391,9 +392,6 @@ def _name_annotated_commits(finding: Finding) -> None:
         finding.history.paths = sorted({commit_of(path) for path in finding.history.paths})
 
 
-_HEX = "0123456789abcdef"
-
-
 def default_processes(commits: int, limit: int | None = None) -> int:
     """Return how many workers to scan with: one per CPU, capped by `limit`.
 
@@ -534,7 +532,9 @@ def _read_blocks(fd: int, scanner: PatchScanner) -> None:
         scanner.feed(bytes(pending[:cut]))
         del pending[:cut]
     if pending:
-        scanner.feed(bytes(pending) if pending.endswith(b"\n") else bytes(pending) + b"\n")
+        if not pending.endswith(b"\n"):
+            pending += b"\n"
+        scanner.feed(bytes(pending))
 
 
 def _scan_binary_sections(
@@ -796,25 +796,27 @@ def _removals(
     """Find the commits whose removed lines at a path contain a secret seen at that path.
 
     This second pass reads the history of the paths the secrets were seen at. git
-    still walks every selected commit to find those that touch the paths, so on a
-    long history it can take as long as the main scan; only ordinary commits that
-    change or delete a path are diffed, and their removed lines are searched for the
-    secrets' values, without running the detectors again.
+    still walks every selected commit to find those that touch the paths. Only the
+    commits that change or delete one of them are diffed (a merge against its first
+    parent), and their removed lines are searched for the secrets' text, without
+    running the detectors again.
     """
-    wanted: dict[str, list[tuple[Sighting, tuple[str, str]]]] = {}
+    by_path: dict[str, list[tuple[Sighting, tuple[str, str]]]] = {}
     for key, entry in secrets.items():
         for sighting in entry.sightings:
-            wanted.setdefault(sighting.finding.path, []).append((sighting, key))
+            by_path.setdefault(sighting.finding.path, []).append((sighting, key))
     logger.info(
         "history: finding when %d secret(s) no longer at the tip were removed, "
         "in the history of %d path(s)",
         len(secrets),
-        len(wanted),
+        len(by_path),
     )
     started = time.monotonic()
-    scanner = PatchScanner(engine, Skipped(), max_size=max_size, exclude=[], removed_secrets=wanted)
-    # No core.bigFileThreshold here: a secret removed from a file over the size limit
-    # is still seen, since the limit applies to the removed text (see PatchScanner).
+    scanner = PatchScanner(
+        engine, Skipped(), max_size=max_size, exclude=[], removed_secrets=by_path
+    )
+    # No core.bigFileThreshold here, so a secret removed from a file over the size
+    # limit is still seen.
     args = [
         "log",
         "-p",
@@ -827,13 +829,13 @@ def _removals(
         "--dst-prefix=b/",
         "--format=%x00%H %ct %P",
         # Only changed, deleted or retyped files have removed lines. A merge is diffed
-        # against its first parent, as a resolution can drop a secret both parents
-        # hold; git before 2.31 cannot do that, and merges are left out there.
+        # against its first parent, because a resolution can drop a secret that both
+        # parents contain. git before 2.31 cannot do that, so merges are left out there.
         "--diff-filter=MDT",
         "--diff-merges=first-parent" if git.version() >= (2, 31) else "--no-merges",
         *selection.revisions,
         "--",
-        *(f":(literal){path}" for path in sorted(wanted)),
+        *(f":(literal){path}" for path in sorted(by_path)),
     ]
     _stream(root, args, scanner)
     logger.info(
@@ -847,15 +849,15 @@ def _removals(
 def _present_at_tip(
     root: Path, secrets: dict[tuple[str, str], _Secret], tip: str | None
 ) -> set[tuple[str, str]]:
-    """Return the secrets whose value the tip's tree still holds at a path they were seen at."""
+    """Return the secrets that the tip's tree still contains at a path they were seen at."""
     if tip is None:
         return set()
     paths = sorted({s.finding.path for e in secrets.values() for s in e.sightings})
     texts: dict[str, str] = {}
     for path, data in _read_at(root, tip, paths).items():
         decoded = decode(data)
-        # A file that became binary (a NUL byte, say) can still hold the secret: read
-        # its bytes as text, as the commit that added the secret was scanned.
+        # A file that became binary (a NUL byte, say) can still contain the secret, so
+        # its bytes are read as text, as the commit that added the secret was scanned.
         texts[path] = decoded.text if decoded is not None else data.decode("utf-8", "replace")
     return {
         key

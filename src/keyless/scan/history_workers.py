@@ -96,21 +96,21 @@ def _run_forked(
 ) -> list[Any]:
     counters = mmap.mmap(-1, _COUNTER.size * workers)
     children: list[tuple[int, int]] = []
-    shown = 0
+    reported = 0
 
     def show(own: int) -> None:
-        nonlocal shown
+        nonlocal reported
         others = (_COUNTER.unpack_from(counters, _COUNTER.size * i)[0] for i in range(1, workers))
         total = own + sum(others)
-        if total > shown:
-            progress(total - shown)
-            shown = total
+        if total > reported:
+            progress(total - reported)
+            reported = total
 
     # The children inherit the handler, so SIGTERM (from `kill`, `docker stop` or a CI
     # runner's timeout) stops every worker and its git, as Ctrl-C does.
     previous = _exit_on_sigterm()
     try:
-        # Fork before this process starts its own git, so no child holds a copy of
+        # Fork before this process starts its own git, so no child has a copy of
         # that git's stdin and keeps it from seeing the end of its input. Frozen
         # objects are left alone by the garbage collector, so the children do not
         # copy the pages it would otherwise touch.

@@ -41,7 +41,7 @@ class CommitHeader:
 class Sighting:
     """A secret on an added line of one commit.
 
-    `text` is the text the detector matched, as it stands in the file; the finding's
+    `text` is the text the detector matched, as it is in the file. The finding's
     secret is its value, which some detectors normalise (a private key without its
     line breaks). Either one found in a later version of the file shows the secret
     is still there.
@@ -52,7 +52,7 @@ class Sighting:
     text: Secret | None = None
 
     def found_in(self, text: str) -> bool:
-        """Return whether `text` still holds this secret."""
+        """Return whether `text` still contains this secret."""
         secret = self.finding.secret
         if secret is not None and secret.reveal() in text:
             return True
@@ -124,9 +124,9 @@ class PatchScanner:
         commit = self._commit
         for start, end in self._sections_to_parse(block):
             # Sections come in order, so only the text since the last header found
-            # can hold a newer one.
+            # can contain a newer one.
             found = block.rfind(b"\n" + COMMIT_MARK, max(header_start, 0), start) + 1
-            if found > 0 and found != header_start:
+            if found > 0:
                 header_start, commit = found, _parse_header(block, found)
             elif header_start < 0 and block.startswith(COMMIT_MARK):
                 header_start, commit = 0, _parse_header(block, 0)
@@ -141,7 +141,7 @@ class PatchScanner:
 
         Those are the sections with a prefilter hit on an added line, and binary and
         submodule sections, so they are counted. Looking for removals, every section
-        is parsed: the stream holds only the history of the paths asked about.
+        is parsed, because the stream contains only the history of the requested paths.
         """
         if self.removed_secrets is not None or not self._filters:
             starts = _positions(block, _SECTION, 1)
@@ -228,8 +228,8 @@ class PatchScanner:
             self.result.sightings.append(sighting)
 
     def _scan_removed(self, path: str, body: bytes, commit: CommitHeader) -> None:
-        wanted = (self.removed_secrets or {}).get(path)
-        if not wanted:
+        candidates = (self.removed_secrets or {}).get(path)
+        if not candidates:
             return
         # No size limit: the text is in memory already, and a search for known text is
         # cheap, so a secret removed with a file over the limit still has its removal.
@@ -237,7 +237,7 @@ class PatchScanner:
         decoded = decode(data)
         if decoded is None:
             return
-        keys = {key for sighting, key in wanted if sighting.found_in(decoded.text)}
+        keys = {key for sighting, key in candidates if sighting.found_in(decoded.text)}
         for key in keys:
             self.result.removals.setdefault(key, []).append(Removal(commit, path))
 

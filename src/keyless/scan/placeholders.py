@@ -57,7 +57,7 @@ def is_placeholder(value: str, *, hex_ids: bool = True) -> bool:
     """Return whether `value` is a reference, a placeholder or not secret-shaped at all.
 
     With `hex_ids`, 40 or 64 hex digits (a git commit or a SHA-256 digest) count as
-    not secret; detectors whose secrets have that shape turn it off.
+    not secret. Detectors whose secrets have that shape turn it off.
     """
     if is_reference(value):
         return True

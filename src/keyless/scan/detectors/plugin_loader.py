@@ -5,7 +5,7 @@ services. keyless never verifies a secret, and importing requests (with urllib3,
 http.client and ssl) takes about 90 ms, four times the plugins themselves: more
 than a small history scan spends on everything else, in every worker process.
 
-So while the plugin modules load, `sys.modules["requests"]` holds a stand-in with
+So while the plugin modules load, `sys.modules["requests"]` is a stand-in with
 the one attribute detect-secrets 1.5 reads at import time (`Response`, in the return
 annotations of verify functions). The stand-in is removed afterwards, so a later
 `import requests` anywhere gets the real package. Code that would use the stand-in
