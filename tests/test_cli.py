@@ -36,6 +36,31 @@ def test_python_dash_m(repo: GitRepo) -> None:
     assert proc.stdout.startswith("keyless ")
 
 
+def test_script_runs_exit_handlers_and_keeps_the_exit_code(tmp_path: Path) -> None:
+    program = (
+        "import atexit, sys\n"
+        "from keyless.cli import script\n"
+        "atexit.register(lambda: print('exit handler ran'))\n"
+        "sys.argv = ['keyless', *sys.argv[1:]]\n"
+        "script()\n"
+    )
+    ok = subprocess.run(
+        [sys.executable, "-c", program, "--version"], capture_output=True, text=True, check=False
+    )
+    usage = subprocess.run(
+        [sys.executable, "-c", program, "scan", "--no-such-flag"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+
+    assert (ok.returncode, ok.stdout) == (0, f"keyless {__version__}\nexit handler ran\n")
+    assert usage.returncode == 2
+    assert "unrecognized arguments: --no-such-flag" in usage.stderr
+    assert usage.stdout == "exit handler ran\n"
+
+
 def test_invalid_env_choice_is_usage_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

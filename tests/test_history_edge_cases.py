@@ -183,7 +183,7 @@ def test_removal_pass_is_logged(
 
     assert code == 1
     assert only_finding(document)["last_seen"]["sha"] == added
-    assert "finding when 1 secret(s) no longer at the tip were removed" in err
+    assert "finding when 1 secret(s) were removed, in the history of 1 path(s)" in err
     assert "removal pass read 1 commit(s)" in err
 
 

@@ -7,6 +7,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from keyless.git import GitError
 from keyless.scan import history
 from keyless.scan.detectors.registry import all_detectors
 from keyless.scan.engine import Engine
-from keyless.scan.history_workers import run_workers
+from keyless.scan.history_workers import ChunkQueue, run_workers
 from keyless.scan.sources import Skipped
 from tests.fakes import github_token
 
@@ -27,6 +28,16 @@ Take = Callable[[], "list[str] | None"]
 
 def fake_shas(count: int) -> list[str]:
     return [f"{number:040x}" for number in range(count)]
+
+
+def run_queued(
+    shas: list[str], workers: int, scan: Callable[..., Any], progress: Callable[[int], None]
+) -> list[Any]:
+    queue = ChunkQueue(shas, workers)
+    try:
+        return run_workers(queue, workers, scan, progress)
+    finally:
+        queue.close()
 
 
 def claim_all(take: Take, on_commits: Callable[[int], None]) -> tuple[int, list[str]]:
@@ -42,7 +53,7 @@ def claim_all(take: Take, on_commits: Callable[[int], None]) -> tuple[int, list[
 def test_every_chunk_goes_to_exactly_one_worker() -> None:
     shas = fake_shas(1000)
     progress: list[int] = []
-    results = run_workers(shas, 3, claim_all, progress.append)
+    results = run_queued(shas, 3, claim_all, progress.append)
     claimed = [sha for _, part in results for sha in part]
     assert sorted(claimed) == shas
     assert len({pid for pid, _ in results}) == 3
@@ -53,7 +64,7 @@ def test_every_chunk_goes_to_exactly_one_worker() -> None:
 
 def test_one_worker_claims_everything_in_this_process() -> None:
     shas = fake_shas(200)
-    results = run_workers(shas, 1, claim_all, lambda _: None)
+    results = run_queued(shas, 1, claim_all, lambda _: None)
     assert results == [(os.getpid(), shas)]
 
 
@@ -66,7 +77,7 @@ def test_error_in_a_worker_reaches_the_caller() -> None:
         return claim_all(take, on_commits)[1]
 
     with pytest.raises(GitError) as raised:
-        run_workers(fake_shas(500), 2, scan, lambda _: None)
+        run_queued(fake_shas(500), 2, scan, lambda _: None)
     assert raised.value.message == "git broke in a worker"
     assert raised.value.hint == "fetch the missing objects"
 
@@ -80,7 +91,7 @@ def test_crash_in_a_worker_is_named() -> None:
         return claim_all(take, on_commits)[1]
 
     with pytest.raises(RuntimeError, match="ValueError: unexpected input"):
-        run_workers(fake_shas(500), 2, scan, lambda _: None)
+        run_queued(fake_shas(500), 2, scan, lambda _: None)
 
 
 def test_worker_that_dies_without_a_result_is_reported() -> None:
@@ -92,7 +103,7 @@ def test_worker_that_dies_without_a_result_is_reported() -> None:
         return claim_all(take, on_commits)[1]
 
     with pytest.raises(RuntimeError, match="without a result"):
-        run_workers(fake_shas(500), 2, scan, lambda _: None)
+        run_queued(fake_shas(500), 2, scan, lambda _: None)
 
 
 def test_workers_are_stopped_when_the_caller_fails(tmp_path: Path) -> None:
@@ -109,7 +120,7 @@ def test_workers_are_stopped_when_the_caller_fails(tmp_path: Path) -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_workers(fake_shas(500), 2, scan, lambda _: None)
+        run_queued(fake_shas(500), 2, scan, lambda _: None)
     worker = int(pid_file.read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(worker, 0)

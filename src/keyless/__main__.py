@@ -1,5 +1,3 @@
-import sys
+from keyless.cli import script
 
-from keyless.cli import main
-
-sys.exit(main())
+script()

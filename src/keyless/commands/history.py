@@ -11,7 +11,8 @@ from pathlib import Path
 
 from keyless import git
 from keyless.commands.reporting import finish
-from keyless.commands.scanning import ScanSetup
+from keyless.commands.scanning import ScanSetup, file_size_limit, load_config
+from keyless.config import Config
 from keyless.errors import ExitCode, UsageError
 from keyless.findings import Finding, escape_undecodable
 from keyless.logs import logger
@@ -47,41 +48,33 @@ def run_history(args: argparse.Namespace) -> int:
         )
     started = datetime.now(timezone.utc)
     root = git.toplevel(Path.cwd()) or _git_dir_root(Path.cwd())
-    setup = ScanSetup.create(args, root)
-    # Compile the prefilter while git lists the commits: the compile releases the GIL.
-    compiling = threading.Thread(target=setup.engine.prefilter.prepare, daemon=True)
-    compiling.start()
+    config = load_config(args, root)
+    max_size = file_size_limit(args, config)
     selection = history.select(root, branch=args.branch, since=args.since, commit_range=args.range)
     logger.info("history: scanning %s", selection.description)
     commits = history.list_commits(root, selection)
-    # Workers are forked: they inherit the compiled prefilter, and no thread may be
-    # running when they are.
-    compiling.join()
-    notes: list[str] = []
-    if not commits:
-        notes.append("no commits to scan: the repository or the selected range is empty")
-    cut = history.shallow_clone(root, set(commits))
-    if cut is not None and cut.boundary:
-        note = history.shallow_note(cut)
-        logger.warning("%s", note)
-        notes.append(note)
-
-    skipped = Skipped()
-    progress = Progress(len(commits), "commits")
+    workers = history.default_processes(len(commits), getattr(args, "jobs", None))
+    # git starts on the first commits now and works on them while the detectors load.
+    launched = history.launch(root, commits, max_size=max_size, workers=workers)
     try:
-        outcome = history.scan_history(
-            root,
-            setup.engine,
-            selection,
-            skipped,
-            max_size=setup.max_file_size,
-            exclude=setup.exclude,
-            progress=progress.advance,
-            processes=history.default_processes(len(commits), getattr(args, "jobs", None)),
-            commits=commits,
-        )
+        setup, notes = _prepare(args, root, config, commits)
+        skipped = Skipped()
+        progress = Progress(len(commits), "commits")
+        try:
+            outcome = history.scan_history(
+                root,
+                setup.engine,
+                selection,
+                skipped,
+                max_size=max_size,
+                exclude=setup.exclude,
+                progress=progress.advance,
+                launched=launched,
+            )
+        finally:
+            progress.close()
     finally:
-        progress.close()
+        launched.close()
     notes.extend(outcome.notes)
     for reason, examples in sorted(skipped.examples.items()):
         names = ", ".join(safe_line(escape_undecodable(path)) for path in examples[:5])
@@ -124,6 +117,35 @@ def run_history(args: argparse.Namespace) -> int:
         notes=notes,
     )
     return finish(args, report)
+
+
+def _prepare(
+    args: argparse.Namespace, root: Path, config: Config, commits: list[str]
+) -> tuple[ScanSetup, list[str]]:
+    """Build the engine and compile its prefilter; return it with notes on the selection.
+
+    The prefilter compiles in a thread (the compile releases the GIL) while git is
+    asked about a shallow clone.
+    """
+    setup = ScanSetup.create(args, root, config)
+    compiling = threading.Thread(target=setup.engine.prefilter.prepare, daemon=True)
+    compiling.start()
+    try:
+        # Looked up now, for the pass after the scan, while git still runs alone.
+        git.version()
+        notes: list[str] = []
+        if not commits:
+            notes.append("no commits to scan: the repository or the selected range is empty")
+        cut = history.shallow_clone(root, set(commits))
+        if cut is not None and cut.boundary:
+            note = history.shallow_note(cut)
+            logger.warning("%s", note)
+            notes.append(note)
+    finally:
+        # Workers are forked: they inherit the compiled prefilter, and no thread may
+        # be running when they are.
+        compiling.join()
+    return setup, notes
 
 
 def _per_path(findings: list[Finding]) -> list[Finding]:

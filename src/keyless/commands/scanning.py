@@ -7,16 +7,18 @@ import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keyless import config as configuration
 from keyless.config import Config, parse_size
 from keyless.errors import UsageError
 from keyless.findings import Finding
 from keyless.logs import logger
-from keyless.scan.detectors.registry import all_detectors
-from keyless.scan.engine import Engine
-from keyless.scan.sources import Blob, Skipped
-from keyless.scan.workers import BlobResult, scan_one
+
+if TYPE_CHECKING:
+    from keyless.scan.engine import Engine
+    from keyless.scan.sources import Blob, Skipped
+    from keyless.scan.workers import BlobResult
 
 
 @dataclass
@@ -29,30 +31,50 @@ class ScanSetup:
     exclude: list[str]
 
     @classmethod
-    def create(cls, args: argparse.Namespace, root: Path) -> ScanSetup:
-        """Load the config (explicit or discovered at `root`) and build the engine."""
-        if args.config:
-            explicit = Path(args.config)
-            if not explicit.is_file():
-                raise UsageError(f"{args.config}: config file not found")
-            config_path: Path | None = explicit
-        else:
-            config_path = configuration.discover(root)
-        config = configuration.load(config_path)
-        if config_path is not None:
-            logger.info("config: %s", config_path)
-            warn_unknown_rule_ids(config, config_path)
-        max_size = config.max_file_size
-        if getattr(args, "max_file_size", None):
-            max_size = parse_size(args.max_file_size, "--max-file-size")
+    def create(
+        cls, args: argparse.Namespace, root: Path, config: Config | None = None
+    ) -> ScanSetup:
+        """Build the engine, with `config` or the config `load_config` finds."""
+        from keyless.scan.detectors.registry import all_detectors
+        from keyless.scan.engine import Engine
+
+        if config is None:
+            config = load_config(args, root)
         engine = Engine(
             all_detectors(config),
             config,
             prefilter=not getattr(args, "no_prefilter", False),
             inline_allow=not getattr(args, "no_inline_allow", False),
         )
-        exclude = [*config.exclude, *getattr(args, "exclude", [])]
-        return cls(config=config, engine=engine, max_file_size=max_size, exclude=exclude)
+        return cls(
+            config=config,
+            engine=engine,
+            max_file_size=file_size_limit(args, config),
+            exclude=[*config.exclude, *getattr(args, "exclude", [])],
+        )
+
+
+def load_config(args: argparse.Namespace, root: Path) -> Config:
+    """Load the config given with --config, or the one discovered at `root`."""
+    if args.config:
+        explicit = Path(args.config)
+        if not explicit.is_file():
+            raise UsageError(f"{args.config}: config file not found")
+        config_path: Path | None = explicit
+    else:
+        config_path = configuration.discover(root)
+    config = configuration.load(config_path)
+    if config_path is not None:
+        logger.info("config: %s", config_path)
+        warn_unknown_rule_ids(config, config_path)
+    return config
+
+
+def file_size_limit(args: argparse.Namespace, config: Config) -> int:
+    """Return the size limit from --max-file-size, or else from the config."""
+    if getattr(args, "max_file_size", None):
+        return parse_size(args.max_file_size, "--max-file-size")
+    return config.max_file_size
 
 
 def warn_unknown_rule_ids(config: Config, path: Path) -> None:
@@ -127,6 +149,8 @@ def scan_blobs(
 
 
 def _results(setup: ScanSetup, blobs: Iterable[Blob], jobs: int) -> Iterator[BlobResult]:
+    from keyless.scan.workers import scan_one
+
     remaining = iter(blobs)
     buffered: list[Blob] = []
     if jobs > 1:

@@ -22,23 +22,22 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, cast
+from typing import TYPE_CHECKING
 
 from keyless import git
+from keyless.background import Background
 from keyless.errors import UsageError
 from keyless.findings import Commit, Finding, History
 from keyless.logs import logger
 from keyless.scan import patches
-from keyless.scan.engine import Engine
-from keyless.scan.history_workers import reregister, run_workers
+from keyless.scan.git_stream import Cancel, GitStream, Take
+from keyless.scan.history_workers import ChunkQueue, reregister, run_workers
 from keyless.scan.patches import (
-    COMMIT_MARK,
     CommitHeader,
     PatchScanner,
     Removal,
@@ -48,22 +47,13 @@ from keyless.scan.patches import (
 from keyless.scan.sources import Skipped
 from keyless.scan.text import decode
 
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
+if TYPE_CHECKING:
+    from keyless.scan.engine import Engine
 
-# Bytes read from a git pipe at a time, and scanned at a time.
-_READ_SIZE = 1 << 16
-_BLOCK_SIZE = 1 << 20
-# Pipe sizes asked for. git's output pipe is large, so git can run ahead of the
-# scanner. Its stdin is small (one page), so a worker claims few commits ahead of git.
-_STDOUT_PIPE_SIZE = 1 << 20
-_STDIN_PIPE_SIZE = 4096
-# Commits written to git's stdin at a time.
-_PIECE = 64
 # Below this many commits one git process is faster than starting several.
 _MIN_COMMITS_PER_PROCESS = 1000
+# The first worker's git starts on 1/(this x workers) of the commits before the scan.
+_PREFILL_SHARE = 4
 _MAX_PROCESSES = 4
 _SECONDS_PER_DAY = 86400.0
 _HEX = "0123456789abcdef"
@@ -257,6 +247,40 @@ def shallow_note(cut: ShallowClone) -> str:
     )
 
 
+class Launch:
+    """The selected commits queued for the workers, and the first worker's git.
+
+    `launch` starts that git and gives it its first commits at once, so git works on
+    them while keyless loads its detectors. `close` stops it when the scan never
+    reads it.
+    """
+
+    def __init__(self, root: Path, commits: list[str], *, max_size: int, workers: int) -> None:
+        if not hasattr(os, "fork"):
+            workers = 1
+        self.commits = commits
+        self.workers = workers
+        self.queue = ChunkQueue(commits, workers)
+        self.first: GitStream | None = None
+        if commits:
+            try:
+                self.first = GitStream(root, diff_tree_args(max_size), stdin=True)
+                self.first.prefill(self.queue.take, len(commits) // (_PREFILL_SHARE * workers))
+            except BaseException:
+                self.close()
+                raise
+
+    def close(self) -> None:
+        if self.first is not None:
+            self.first.close()
+        self.queue.close()
+
+
+def launch(root: Path, commits: list[str], *, max_size: int, workers: int) -> Launch:
+    """Queue `commits` for `workers` workers and start the first one's git on them."""
+    return Launch(root, commits, max_size=max_size, workers=workers)
+
+
 def scan_history(
     root: Path,
     engine: Engine,
@@ -268,34 +292,29 @@ def scan_history(
     progress: Callable[[int], None] | None = None,
     processes: int | None = None,
     commits: list[str] | None = None,
+    launched: Launch | None = None,
 ) -> HistoryOutcome:
     """Scan the selected commits and return one finding per unique secret.
 
     `commits` is the output of `list_commits` for `selection`, when the caller has it.
+    `launched` is the `launch` of those commits, when the caller started git early;
+    its size limit must be `max_size`. The scan closes it (closing it again is harmless).
     """
     started = datetime.now(timezone.utc)
-    if commits is None:
+    if launched is not None:
+        commits = launched.commits
+    elif commits is None:
         commits = list_commits(root, selection)
     outcome = HistoryOutcome(commits=len(commits))
     if not commits:
+        if launched is not None:
+            launched.close()
         return outcome
-
-    def scan_stream(
-        take: Callable[[], list[str] | None], on_commits: Callable[[int], None]
-    ) -> RangeResult:
-        stream_skipped = Skipped()
-        scanner = PatchScanner(
-            engine, stream_skipped, max_size=max_size, exclude=exclude, on_commits=on_commits
-        )
-        _stream(root, diff_tree_args(max_size), scanner, take)
-        return scanner.result, stream_skipped
-
-    workers = processes if processes is not None else default_processes(len(commits))
-    if workers > 1 and hasattr(os, "fork"):
-        engine.load()
-    results: list[RangeResult] = run_workers(
-        commits, workers, scan_stream, progress or (lambda _: None)
-    )
+    if launched is None:
+        workers = processes if processes is not None else default_processes(len(commits))
+        launched = launch(root, commits, max_size=max_size, workers=workers)
+    with contextlib.closing(launched):
+        results = _scan_launched(root, engine, launched, progress, max_size, exclude)
     for result, _ in results:
         for sighting in result.sightings:
             sighting.finding.secret = reregister(sighting.finding.secret)
@@ -440,103 +459,6 @@ def diff_tree_args(max_size: int) -> list[str]:
     ]
 
 
-def _stream(
-    root: Path,
-    args: list[str],
-    scanner: PatchScanner,
-    take: Callable[[], list[str] | None] | None = None,
-) -> None:
-    """Run git and feed its output to `scanner` in blocks that end at a section.
-
-    With `take`, git reads commits on stdin: a thread writes the chunks `take`
-    returns, each when git is ready for more, until none are left.
-    """
-    proc = git.popen(
-        args,
-        root,
-        stdin=subprocess.PIPE if take is not None else subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        # Without this, `diff-tree --stdin` writes each commit to the pipe on its own.
-        environment={"GIT_FLUSH": "0"},
-    )
-    stdout, stderr = cast(IO[bytes], proc.stdout), cast(IO[bytes], proc.stderr)
-    errors: list[bytes] = []
-    threads = [threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)]
-    if take is not None:
-        stdin = cast(IO[bytes], proc.stdin)
-        # A small stdin pipe keeps few claimed commits waiting in it, so the chunks
-        # are shared out as the workers get through them.
-        _resize_pipe(stdin.fileno(), _STDIN_PIPE_SIZE)
-        threads.append(threading.Thread(target=_feed, args=(stdin, take), daemon=True))
-    _resize_pipe(stdout.fileno(), _STDOUT_PIPE_SIZE)
-    for thread in threads:
-        thread.start()
-    try:
-        _read_blocks(stdout.fileno(), scanner)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        for thread in threads:
-            thread.join()
-    if proc.returncode != 0:
-        lines = b"".join(errors).decode("utf-8", "replace").splitlines()
-        # git can print the same error once per attempt to read an object.
-        message = "; ".join(dict.fromkeys(line.strip() for line in lines if line.strip()))
-        raise git.GitError(f"git history scan failed in {root}: {message}")
-
-
-def _resize_pipe(fd: int, size: int) -> None:
-    """Ask for a pipe buffer of `size` bytes where the system allows it (Linux)."""
-    resize = getattr(fcntl, "F_SETPIPE_SZ", None)
-    if resize is not None:
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(fd, resize, size)
-
-
-def _feed(stdin: IO[bytes], take: Callable[[], list[str] | None]) -> None:
-    """Write the chunks `take` returns to git's stdin, a piece at a time, then close it.
-
-    Writes block while the pipe is full, so a chunk is claimed only when git has
-    read most of the previous one.
-    """
-    fd = stdin.fileno()
-    try:
-        while (chunk := take()) is not None:
-            for index in range(0, len(chunk), _PIECE):
-                piece = "".join(f"{sha}\n" for sha in chunk[index : index + _PIECE])
-                data = memoryview(piece.encode("ascii"))
-                while data:
-                    data = data[os.write(fd, data) :]
-    except BrokenPipeError:
-        # git stopped reading: it failed, and the reader reports why.
-        pass
-    finally:
-        with contextlib.suppress(BrokenPipeError):
-            stdin.close()
-
-
-def _read_blocks(fd: int, scanner: PatchScanner) -> None:
-    """Feed the scanner blocks that end just before a commit or section boundary."""
-    pending = bytearray()
-    while True:
-        data = os.read(fd, _READ_SIZE)
-        if not data:
-            break
-        pending += data
-        if len(pending) < _BLOCK_SIZE:
-            continue
-        cut = max(pending.rfind(b"\n" + COMMIT_MARK), pending.rfind(b"\ndiff --")) + 1
-        if cut <= 0:
-            continue
-        scanner.feed(bytes(pending[:cut]))
-        del pending[:cut]
-    if pending:
-        if not pending.endswith(b"\n"):
-            pending += b"\n"
-        scanner.feed(bytes(pending))
-
-
 def _scan_binary_sections(
     root: Path,
     engine: Engine,
@@ -664,6 +586,37 @@ def _read_blobs(root: Path, blobs: list[str], sizes: dict[str, int]) -> Iterator
         batch, total = [], 0
 
 
+def _scan_launched(
+    root: Path,
+    engine: Engine,
+    launched: Launch,
+    progress: Callable[[int], None] | None,
+    max_size: int,
+    exclude: list[str],
+) -> list[RangeResult]:
+    """Run the workers over the launched commits, the first one on the git started early."""
+    first, owner = launched.first, os.getpid()
+
+    def scan_stream(take: Take, on_commits: Callable[[int], None]) -> RangeResult:
+        stream_skipped = Skipped()
+        scanner = PatchScanner(
+            engine, stream_skipped, max_size=max_size, exclude=exclude, on_commits=on_commits
+        )
+        stream = first
+        if stream is None or os.getpid() != owner:
+            # A forked worker starts a git of its own: the first one is its parent's.
+            if stream is not None:
+                stream.release()
+            stream = GitStream(root, diff_tree_args(max_size), stdin=True)
+        stream.scan(scanner, take)
+        return scanner.result, stream_skipped
+
+    if launched.workers > 1:
+        # Loaded once here, the plugins are shared with the forked workers.
+        engine.load()
+    return run_workers(launched.queue, launched.workers, scan_stream, progress or (lambda _: None))
+
+
 @dataclass
 class _Secret:
     """Every sighting and removal of one secret (one rule, one value)."""
@@ -689,18 +642,31 @@ def _aggregate(
     if not secrets:
         return []
     tip = selection.tip
-    at_tip = _present_at_tip(root, secrets, tip)
-    removed = {key: entry for key, entry in secrets.items() if key not in at_tip}
-    if removed:
-        removals = _removals(root, engine, selection, removed, max_size)
-        for key, entry in removed.items():
-            entry.removals = removals.get(key, [])
+    # The removal walk, the tip check and the commit details are each a git process:
+    # they run side by side. The walk looks for every secret's removal at first, and
+    # stops early when the tip check finds all of them still present.
+    stop_walk = Cancel()
+    walk = Background(
+        lambda: _removals(root, engine, selection, secrets, max_size, cancel=stop_walk)
+    )
+    sighting_shas = sorted({s.commit.sha for e in secrets.values() for s in e.sightings})
+    details = Background(lambda: _commit_details(root, sighting_shas))
+    try:
+        at_tip = _present_at_tip(root, secrets, tip)
+        if len(at_tip) == len(secrets):
+            stop_walk.cancel()
+        removals = walk.result()
+        commits = details.result()
+    finally:
+        stop_walk.cancel()
+        walk.wait()
+        details.wait()
     last_shas: dict[tuple[str, str], str] = {}
     for key, entry in secrets.items():
+        if key not in at_tip:
+            entry.removals = removals.get(key, [])
         last_shas[key] = _last_seen(entry, key in at_tip, tip, order)
-    commit_shas = {s.commit.sha for e in secrets.values() for s in e.sightings}
-    commit_shas |= set(last_shas.values())
-    commits = _commit_details(root, sorted(commit_shas))
+    commits.update(_commit_details(root, sorted(set(last_shas.values()) - set(commits))))
     findings = []
     for key, entry in secrets.items():
         first = _first_sighting(root, entry.sightings, order)
@@ -792,6 +758,8 @@ def _removals(
     selection: Selection,
     secrets: dict[tuple[str, str], _Secret],
     max_size: int,
+    *,
+    cancel: Cancel | None = None,
 ) -> dict[tuple[str, str], list[Removal]]:
     """Find the commits whose removed lines at a path contain a secret seen at that path.
 
@@ -806,8 +774,7 @@ def _removals(
         for sighting in entry.sightings:
             by_path.setdefault(sighting.finding.path, []).append((sighting, key))
     logger.info(
-        "history: finding when %d secret(s) no longer at the tip were removed, "
-        "in the history of %d path(s)",
+        "history: finding when %d secret(s) were removed, in the history of %d path(s)",
         len(secrets),
         len(by_path),
     )
@@ -837,7 +804,9 @@ def _removals(
         "--",
         *(f":(literal){path}" for path in sorted(by_path)),
     ]
-    _stream(root, args, scanner)
+    GitStream(root, args, cancel=cancel).scan(scanner)
+    if cancel is not None and cancel.cancelled:
+        return {}
     logger.info(
         "history: removal pass read %d commit(s) in %.1f s",
         scanner.result.commits,

@@ -73,22 +73,21 @@ class ChunkQueue:
         return self.chunks[_INDEX.unpack(record)[0]]
 
     def close(self) -> None:
-        os.close(self._read)
+        if self._read >= 0:
+            os.close(self._read)
+            self._read = -1
 
 
 def run_workers(
-    shas: list[str], workers: int, scan: StreamScan, progress: Callable[[int], None]
+    queue: ChunkQueue, workers: int, scan: StreamScan, progress: Callable[[int], None]
 ) -> list[Any]:
-    """Return each worker's `scan(take, on_commits)` result, scanning `shas` in parallel."""
-    if not hasattr(os, "fork"):
-        workers = 1
-    queue = ChunkQueue(shas, workers)
-    try:
-        if workers == 1:
-            return [scan(queue.take, progress)]
-        return _run_forked(queue, workers, scan, progress)
-    finally:
-        queue.close()
+    """Return each worker's `scan(take, on_commits)` result, scanning the queue in parallel.
+
+    The caller closes the queue.
+    """
+    if workers == 1 or not hasattr(os, "fork"):
+        return [scan(queue.take, progress)]
+    return _run_forked(queue, workers, scan, progress)
 
 
 def _run_forked(
@@ -110,10 +109,10 @@ def _run_forked(
     # runner's timeout) stops every worker and its git, as Ctrl-C does.
     previous = _exit_on_sigterm()
     try:
-        # Fork before this process starts its own git, so no child has a copy of
-        # that git's stdin and keeps it from seeing the end of its input. Frozen
-        # objects are left alone by the garbage collector, so the children do not
-        # copy the pages it would otherwise touch.
+        # A child gets copies of the pipes of any git this process started already,
+        # and `scan` closes them there first, so that git still sees the end of its
+        # input. Frozen objects are left alone by the garbage collector, so the
+        # children do not copy the pages it would otherwise touch.
         gc.freeze()
         try:
             for index in range(1, workers):

@@ -15,12 +15,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from keyless.findings import Finding
-from keyless.scan.engine import Engine
 from keyless.scan.sources import Skipped, is_excluded
 from keyless.scan.text import decode
 from keyless.secret import Secret
+
+if TYPE_CHECKING:
+    from keyless.scan.engine import Engine
 
 COMMIT_MARK = b"\0"
 _SECTION = b"\ndiff --"
