@@ -9,10 +9,10 @@ It suits audit findings, and takes secret findings too (previews redacted).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from keyless.findings import Finding
+from keyless.report import json_text
 from keyless.report.describe import finding_message, report_path, unique_fingerprints
 from keyless.report.levels import CODE_QUALITY_SEVERITY
 from keyless.report.model import Report
@@ -24,7 +24,7 @@ def render(report: Report) -> str:
         _issue(finding, fingerprint, report.kind, report.root)
         for finding, fingerprint in unique_fingerprints(report.sorted_findings())
     ]
-    return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"
+    return json_text.dumps(issues, depth=1)
 
 
 def _issue(finding: Finding, fingerprint: str, kind: str, root: str) -> dict[str, Any]:

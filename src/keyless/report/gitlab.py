@@ -9,7 +9,6 @@ so unlike GitLab's own analyzer it never contains the secret.
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from datetime import datetime, timezone
@@ -17,7 +16,7 @@ from typing import Any
 
 from keyless.findings import Finding
 from keyless.logs import logger
-from keyless.report import check_kind
+from keyless.report import check_kind, json_text
 from keyless.report.describe import (
     finding_commit,
     finding_message,
@@ -47,7 +46,7 @@ _MAX_SOLUTION = 7000
 def render(report: Report) -> str:
     """Render the report as a GitLab secret-detection report."""
     check_kind("gitlab", report.kind)
-    return json.dumps(build(report), indent=2, ensure_ascii=False) + "\n"
+    return json_text.dumps(build(report))
 
 
 def build(report: Report) -> dict[str, Any]:

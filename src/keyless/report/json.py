@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from keyless.findings import Commit, Finding
+from keyless.report import json_text
 from keyless.report.model import Report
 
 SCHEMA_VERSION = 1
@@ -28,7 +28,7 @@ def render(report: Report) -> str:
         document["commit"] = report.commit
     if report.notes:
         document["notes"] = report.notes
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_text.dumps(document)
 
 
 def finding_to_dict(finding: Finding) -> dict[str, Any]:

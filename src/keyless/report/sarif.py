@@ -10,7 +10,6 @@ limits"). So keyless writes at most 5,000, worst first, and logs what it left ou
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from datetime import datetime, timezone
@@ -20,6 +19,7 @@ from urllib.parse import quote
 
 from keyless.findings import Finding, Rule
 from keyless.logs import logger
+from keyless.report import json_text
 from keyless.report.describe import (
     absolute_path,
     finding_commit,
@@ -44,7 +44,7 @@ _AUDIT_TAGS = ["security", "ci-config"]
 
 def render(report: Report) -> str:
     """Render the report as a SARIF log with one run."""
-    return json.dumps(build(report), indent=2, ensure_ascii=False) + "\n"
+    return json_text.dumps(build(report), depth=4)
 
 
 def build(report: Report) -> dict[str, Any]:
