@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from keyless.git import GitError
-from keyless.scan import history
+from keyless.scan import git_stream, history
 from keyless.scan.git_stream import Cancel, GitStream
 from tests.conftest import GitRepo
 
@@ -138,3 +139,41 @@ def test_stream_belongs_to_the_process_that_started_it(repo: GitRepo) -> None:
 
     assert os.waitstatus_to_exitcode(status) == 0
     assert stream.proc.returncode == 0
+
+
+def read_blocks_of(data: bytes) -> list[bytes]:
+    """Feed `data` through a pipe to `_read_blocks` and return the blocks it cut."""
+    read, write = os.pipe()
+
+    def writer() -> None:
+        with os.fdopen(write, "wb") as pipe:
+            pipe.write(data)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    collect = Collect()
+    with os.fdopen(read, "rb") as pipe:
+        git_stream._read_blocks(pipe.fileno(), collect)
+    thread.join()
+    return collect.blocks
+
+
+@pytest.mark.parametrize("tail", [b"", b"+no newline at the end"])
+def test_blocks_end_before_a_commit_or_section(
+    monkeypatch: pytest.MonkeyPatch, tail: bytes
+) -> None:
+    monkeypatch.setattr(git_stream, "_BLOCK_SIZE", 64)
+    monkeypatch.setattr(git_stream, "_READ_SIZE", 16)
+    commit = b"\0" + b"c" * 40 + b" 1700000000\n\n"
+    section = b"diff --git a/f b/f\n@@ -0,0 +1 @@\n+" + b"x" * 30 + b"\n"
+    # One section of 300 bytes, longer than a block, makes the buffer grow.
+    long_section = b"diff --git a/g b/g\n@@ -0,0 +1 @@\n+" + b"y" * 300 + b"\n"
+    data = commit + section + section + long_section + commit + section + tail
+
+    blocks = read_blocks_of(data)
+
+    assert b"".join(blocks) == data + (b"\n" if tail else b"")
+    assert len(blocks) > 2
+    for block, following in itertools.pairwise(blocks):
+        assert block.endswith(b"\n")
+        assert following.startswith((b"\0", b"diff --"))

@@ -49,28 +49,29 @@ Take = Callable[[], "list[str] | None"]
 
 
 class Cancel:
-    """Stops the git process of a stream read in another thread.
+    """Stops the git processes of streams read in other threads.
 
-    After `cancel()`, the stream ends early without an error, and a stream that has
-    not started yet stops at once.
+    After `cancel()`, those streams end early without an error, and a stream that
+    has not started yet stops at once.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._procs: list[subprocess.Popen[bytes]] = []
         self.cancelled = False
 
     def attach(self, proc: subprocess.Popen[bytes]) -> None:
         with self._lock:
-            self._proc = proc
+            self._procs.append(proc)
             if self.cancelled:
                 proc.kill()
 
     def cancel(self) -> None:
         with self._lock:
             self.cancelled = True
-            if self._proc is not None and self._proc.poll() is None:
-                self._proc.kill()
+            for proc in self._procs:
+                if proc.poll() is None:
+                    proc.kill()
 
 
 class GitStream:
@@ -243,21 +244,42 @@ def _resize_pipe(fd: int, size: int) -> bool:
 
 
 def _read_blocks(fd: int, scanner: PatchScanner) -> None:
-    """Feed the scanner blocks that end just before a commit or section boundary."""
-    pending = bytearray()
+    """Feed the scanner blocks that end just before a commit or section boundary.
+
+    git's output is read straight into one buffer, which grows only for a section
+    longer than a block, and each block is copied out of it once.
+    """
+    buffer = bytearray(_BLOCK_SIZE + _READ_SIZE)
+    filled = 0
     while True:
-        data = os.read(fd, _READ_SIZE)
-        if not data:
+        if len(buffer) - filled < _READ_SIZE:
+            buffer.extend(bytes(len(buffer)))
+        with memoryview(buffer) as view:
+            count = _read_into(fd, view[filled:])
+        if not count:
             break
-        pending += data
-        if len(pending) < _BLOCK_SIZE:
+        filled += count
+        if filled < _BLOCK_SIZE:
             continue
-        cut = max(pending.rfind(b"\n" + COMMIT_MARK), pending.rfind(b"\ndiff --")) + 1
-        if cut <= 0:
+        cut = max(
+            buffer.rfind(b"\n" + COMMIT_MARK, 0, filled), buffer.rfind(b"\ndiff --", 0, filled)
+        )
+        if cut < 0:
             continue
-        scanner.feed(bytes(pending[:cut]))
-        del pending[:cut]
-    if pending:
-        if not pending.endswith(b"\n"):
-            pending += b"\n"
-        scanner.feed(bytes(pending))
+        with memoryview(buffer) as view:
+            block = bytes(view[: cut + 1])
+        buffer[: filled - cut - 1] = buffer[cut + 1 : filled]
+        filled -= cut + 1
+        scanner.feed(block)
+    if filled:
+        block = bytes(buffer[:filled])
+        scanner.feed(block if block.endswith(b"\n") else block + b"\n")
+
+
+def _read_into(fd: int, view: memoryview) -> int:
+    """Read from `fd` into `view`; return the number of bytes read, 0 at the end."""
+    if hasattr(os, "readv"):
+        return os.readv(fd, [view])
+    data = os.read(fd, len(view))
+    view[: len(data)] = data
+    return len(data)

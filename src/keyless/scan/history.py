@@ -20,6 +20,7 @@ given to git make the stream complete whatever the repository's own settings are
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import subprocess
 import time
@@ -339,7 +340,9 @@ def scan_history(
             + "; scan each submodule's repository on its own"
         )
     order = {sha: index for index, sha in enumerate(commits)}
-    outcome.findings = _aggregate(root, engine, sightings, selection, order, started, max_size)
+    outcome.findings = _aggregate(
+        root, engine, sightings, selection, order, started, max_size, launched.workers
+    )
     _label_local_refs(root, selection, sightings, outcome)
     return outcome
 
@@ -633,6 +636,7 @@ def _aggregate(
     order: dict[str, int],
     started: datetime,
     max_size: int,
+    processes: int,
 ) -> list[Finding]:
     secrets: dict[tuple[str, str], _Secret] = {}
     for sighting in sightings:
@@ -647,7 +651,16 @@ def _aggregate(
     # stops early when the tip check finds all of them still present.
     stop_walk = Cancel()
     walk = Background(
-        lambda: _removals(root, engine, selection, secrets, max_size, cancel=stop_walk)
+        lambda: _removals(
+            root,
+            engine,
+            selection,
+            secrets,
+            max_size,
+            commits=list(order),
+            processes=processes,
+            cancel=stop_walk,
+        )
     )
     sighting_shas = sorted({s.commit.sha for e in secrets.values() for s in e.sightings})
     details = Background(lambda: _commit_details(root, sighting_shas))
@@ -759,15 +772,17 @@ def _removals(
     secrets: dict[tuple[str, str], _Secret],
     max_size: int,
     *,
+    commits: list[str],
+    processes: int = 1,
     cancel: Cancel | None = None,
 ) -> dict[tuple[str, str], list[Removal]]:
     """Find the commits whose removed lines at a path contain a secret seen at that path.
 
-    This second pass reads the history of the paths the secrets were seen at. git
-    still walks every selected commit to find those that touch the paths. Only the
-    commits that change or delete one of them are diffed (a merge against its first
-    parent), and their removed lines are searched for the secrets' text, without
-    running the detectors again.
+    This second pass diffs every selected commit again, limited to the paths the
+    secrets were seen at, in `processes` git processes that each take a run of
+    consecutive commits. Only the commits that change or delete one of those paths
+    produce output (a merge is diffed against its first parent), and their removed
+    lines are searched for the secrets' text, without running the detectors again.
     """
     by_path: dict[str, list[tuple[Sighting, tuple[str, str]]]] = {}
     for key, entry in secrets.items():
@@ -779,40 +794,74 @@ def _removals(
         len(by_path),
     )
     started = time.monotonic()
-    scanner = PatchScanner(
-        engine, Skipped(), max_size=max_size, exclude=[], removed_secrets=by_path
-    )
-    # No core.bigFileThreshold here, so a secret removed from a file over the size
-    # limit is still seen.
-    args = [
-        "log",
-        "-p",
-        "-U0",
-        "--no-renames",
-        "--no-ext-diff",
-        "--no-textconv",
-        "--no-color",
-        "--src-prefix=a/",
-        "--dst-prefix=b/",
-        "--format=%x00%H %ct %P",
-        # Only changed, deleted or retyped files have removed lines. A merge is diffed
-        # against its first parent, because a resolution can drop a secret that both
-        # parents contain. git before 2.31 cannot do that, so merges are left out there.
-        "--diff-filter=MDT",
-        "--diff-merges=first-parent" if git.version() >= (2, 31) else "--no-merges",
-        *selection.revisions,
-        "--",
-        *(f":(literal){path}" for path in sorted(by_path)),
-    ]
-    GitStream(root, args, cancel=cancel).scan(scanner)
-    if cancel is not None and cancel.cancelled:
+    paths = [f":(literal){path}" for path in sorted(by_path)]
+    if git.version() >= (2, 31):
+        size = -(-len(commits) // max(processes, 1))
+        parts: list[list[str] | None] = [
+            commits[i : i + size] for i in range(0, len(commits), size)
+        ]
+        args = ["diff-tree", "--stdin", *_REMOVAL_DIFF, "--diff-merges=first-parent"]
+    else:
+        # git before 2.31 cannot diff a merge against its first parent alone, so
+        # merges are left out there, and one `git log` walks the selection.
+        parts = [None]
+        args = ["log", *_REMOVAL_DIFF, "--no-merges", *selection.revisions]
+    args += ["--", *paths]
+
+    stop = cancel or Cancel()
+
+    def scan_part(part: list[str] | None) -> StreamResult:
+        scanner = PatchScanner(
+            engine, Skipped(), max_size=max_size, exclude=[], removed_secrets=by_path
+        )
+        stream = GitStream(root, args, stdin=part is not None, cancel=stop)
+        stream.scan(scanner, None if part is None else _take_once(part))
+        return scanner.result
+
+    others = [Background(functools.partial(scan_part, part)) for part in parts[1:]]
+    try:
+        results = [scan_part(parts[0]), *(other.result() for other in others)]
+    except BaseException:
+        stop.cancel()
+        raise
+    finally:
+        for other in others:
+            other.wait()
+    if stop.cancelled:
         return {}
+    removals: dict[tuple[str, str], list[Removal]] = {}
+    for result in results:
+        for key, found in result.removals.items():
+            removals.setdefault(key, []).extend(found)
     logger.info(
         "history: removal pass read %d commit(s) in %.1f s",
-        scanner.result.commits,
+        sum(result.commits for result in results),
         time.monotonic() - started,
     )
-    return scanner.result.removals
+    return removals
+
+
+def _take_once(chunk: list[str]) -> Take:
+    """Return a `take` that returns `chunk`, then None."""
+    pending = [chunk]
+    return lambda: pending.pop() if pending else None
+
+
+# Diff options of the removal pass. No core.bigFileThreshold here, so a secret removed
+# from a file over the size limit is still seen. Only changed, deleted or retyped files
+# have removed lines.
+_REMOVAL_DIFF = (
+    "-p",
+    "-U0",
+    "--no-renames",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--no-color",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+    "--format=%x00%H %ct %P",
+    "--diff-filter=MDT",
+)
 
 
 def _present_at_tip(
