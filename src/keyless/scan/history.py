@@ -657,7 +657,7 @@ def _aggregate(
             selection,
             secrets,
             max_size,
-            commits=list(order),
+            commits=_removal_candidates(order, secrets, selection),
             processes=processes,
             cancel=stop_walk,
         )
@@ -699,6 +699,24 @@ def _aggregate(
         findings.append(finding)
     findings.sort(key=lambda f: -(f.history.exposure_days if f.history else 0.0))
     return findings
+
+
+def _removal_candidates(
+    order: dict[str, int], secrets: dict[tuple[str, str], _Secret], selection: Selection
+) -> list[str]:
+    """Return the selected commits that can have removed a secret, children first.
+
+    A commit can only remove a secret that one of its ancestors contains. When the
+    selection holds every ancestor of its commits (no `^` exclusions), that ancestor
+    is a commit with a sighting. `order` numbers commits children first, so every
+    descendant of a commit comes before it, and the commits before the oldest
+    sighting are enough.
+    """
+    commits = list(order)
+    if any(revision.startswith("^") for revision in selection.revisions):
+        return commits
+    oldest = max(order.get(s.commit.sha, len(order)) for e in secrets.values() for s in e.sightings)
+    return commits[:oldest]
 
 
 # Above this many commits adding one secret, the first is taken from topological order
@@ -793,6 +811,8 @@ def _removals(
         len(secrets),
         len(by_path),
     )
+    if not commits:
+        return {}
     started = time.monotonic()
     paths = [f":(literal){path}" for path in sorted(by_path)]
     if git.version() >= (2, 31):
