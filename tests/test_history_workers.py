@@ -50,6 +50,26 @@ def claim_all(take: Take, on_commits: Callable[[int], None]) -> tuple[int, list[
     return os.getpid(), claimed
 
 
+def test_workers_take_their_own_run_then_steal_from_the_back() -> None:
+    shas = fake_shas(128 * 8)
+    queue = ChunkQueue(shas, 2)
+    try:
+        first = [queue.take(0) for _ in range(4)]
+        second = queue.take(1)
+        stolen = queue.take(0)
+        rest = [queue.take(1), queue.take(1)]
+        after = (queue.take(0), queue.take(1))
+    finally:
+        queue.close()
+
+    chunk = [shas[i : i + 128] for i in range(0, len(shas), 128)]
+    assert first == chunk[0:4]
+    assert second == chunk[4]
+    assert stolen == chunk[7]
+    assert rest == chunk[5:7]
+    assert after == (None, None)
+
+
 def test_every_chunk_goes_to_exactly_one_worker() -> None:
     shas = fake_shas(1000)
     progress: list[int] = []

@@ -266,7 +266,7 @@ class Launch:
         if commits:
             try:
                 self.first = GitStream(root, diff_tree_args(max_size), stdin=True)
-                self.first.prefill(self.queue.take, len(commits) // (_PREFILL_SHARE * workers))
+                self.first.prefill(self.queue.taker(0), len(commits) // (_PREFILL_SHARE * workers))
             except BaseException:
                 self.close()
                 raise

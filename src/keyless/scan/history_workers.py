@@ -14,6 +14,7 @@ caller to draw progress. Where fork is unavailable, one worker does it all.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import mmap
 import os
@@ -22,22 +23,26 @@ import select
 import signal
 import struct
 import sys
+import tempfile
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 from keyless.errors import Error
 from keyless.git import GitError
 from keyless.secret import Secret
 
-# A chunk index as it travels through the queue pipe.
-_INDEX = struct.Struct("<I")
-# The queue pipe is filled before any worker reads, so its chunk indexes must fit in
-# the smallest pipe buffer in common use (16 KiB on macOS).
-_MAX_CHUNKS = 4000
+try:
+    import fcntl
+except ImportError:  # Windows, where workers are not forked
+    fcntl = None  # type: ignore[assignment]
+
 # Chunks are large enough that git's caches serve consecutive commits, and small
 # enough (about 24 per worker) that the last one to finish ends soon after the rest.
 _MIN_CHUNK = 128
+_CHUNKS_PER_WORKER = 24
+# A run's front and back chunk indexes, in the memory the workers share.
+_RUN = struct.Struct("<ii")
 _COUNTER = struct.Struct("<q")
 # Seconds between progress updates while waiting for the other workers.
 _POLL_SECONDS = 0.1
@@ -49,33 +54,74 @@ StreamScan = Callable[[Callable[[], "list[str] | None"], Callable[[int], None]],
 class ChunkQueue:
     """Chunks of commits that workers claim one at a time; each chunk goes to one worker.
 
-    The chunk indexes wait in a pipe that every forked worker inherits. A read of
-    one index is atomic, so two workers never claim the same chunk.
+    The chunks form one run of consecutive chunks per worker. A worker claims the
+    chunks of its own run from the front, so its git reads consecutive commits and
+    finds their objects in its caches. When its run is done, it claims chunks from
+    the back of the run with the most chunks left. The runs' fronts and backs are in
+    shared memory that every forked worker inherits. A POSIX record lock on a
+    temporary file guards them between processes: each process holds its own lock,
+    and the kernel releases it when the process ends.
     """
 
     def __init__(self, shas: list[str], workers: int) -> None:
-        size = max(_MIN_CHUNK, -(-len(shas) // _MAX_CHUNKS), -(-len(shas) // (workers * 24)))
+        size = max(_MIN_CHUNK, -(-len(shas) // (workers * _CHUNKS_PER_WORKER)))
         self.chunks = [shas[i : i + size] for i in range(0, len(shas), size)]
-        self._read, write = os.pipe()
-        data = b"".join(_INDEX.pack(index) for index in range(len(self.chunks)))
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(write, view) :]
-        finally:
-            os.close(write)
+        self.workers = workers
+        bounds = [len(self.chunks) * run // workers for run in range(workers + 1)]
+        self._runs = mmap.mmap(-1, _RUN.size * workers)
+        for run in range(workers):
+            _RUN.pack_into(self._runs, _RUN.size * run, bounds[run], bounds[run + 1])
+        self._thread_lock = threading.Lock()
+        self._lock_file: IO[bytes] | None = None
+        if workers > 1 and fcntl is not None:
+            self._lock_file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
 
-    def take(self) -> list[str] | None:
-        """Return the next unclaimed chunk, or None when all are claimed."""
-        record = os.read(self._read, _INDEX.size)
-        if len(record) < _INDEX.size:
-            return None
-        return self.chunks[_INDEX.unpack(record)[0]]
+    def taker(self, worker: int) -> Callable[[], list[str] | None]:
+        """Return the `take` function of worker number `worker` (0 for the first)."""
+        return functools.partial(self.take, worker)
+
+    def take(self, worker: int = 0) -> list[str] | None:
+        """Return the next chunk for `worker`, or None when all are claimed."""
+        with self._thread_lock, self._process_lock():
+            index = self._claim(worker)
+        return None if index is None else self.chunks[index]
 
     def close(self) -> None:
-        if self._read >= 0:
-            os.close(self._read)
-            self._read = -1
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+        if not self._runs.closed:
+            self._runs.close()
+
+    def _claim(self, worker: int) -> int | None:
+        front, back = _RUN.unpack_from(self._runs, _RUN.size * worker)
+        if front < back:
+            _RUN.pack_into(self._runs, _RUN.size * worker, front + 1, back)
+            return int(front)
+        lengths = [
+            back - front
+            for front, back in (
+                _RUN.unpack_from(self._runs, _RUN.size * run) for run in range(self.workers)
+            )
+        ]
+        longest = max(range(self.workers), key=lengths.__getitem__)
+        if lengths[longest] <= 0:
+            return None
+        front, back = _RUN.unpack_from(self._runs, _RUN.size * longest)
+        _RUN.pack_into(self._runs, _RUN.size * longest, front, back - 1)
+        return int(back - 1)
+
+    @contextlib.contextmanager
+    def _process_lock(self) -> Iterator[None]:
+        if self._lock_file is None:
+            yield
+            return
+        fd = self._lock_file.fileno()
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN)
 
 
 def run_workers(
@@ -86,7 +132,7 @@ def run_workers(
     The caller closes the queue.
     """
     if workers == 1 or not hasattr(os, "fork"):
-        return [scan(queue.take, progress)]
+        return [scan(queue.taker(0), progress)]
     return _run_forked(queue, workers, scan, progress)
 
 
@@ -126,7 +172,7 @@ def _run_forked(
             own += n
             show(own)
 
-        results = [scan(queue.take, count)]
+        results = [scan(queue.taker(0), count)]
         results.extend(_collect(children, lambda: show(own)))
         return results
     finally:
@@ -177,7 +223,7 @@ def _work(
 
     try:
         try:
-            outcome: tuple[str, Any] = ("result", scan(queue.take, count))
+            outcome: tuple[str, Any] = ("result", scan(queue.taker(index), count))
         except Error as exc:
             outcome = ("error", (exc.message, exc.hint))
         except BaseException as exc:
