@@ -55,6 +55,17 @@ if TYPE_CHECKING:
 _MIN_COMMITS_PER_PROCESS = 1000
 # The first worker's git starts on 1/(this x workers) of the commits before the scan.
 _PREFILL_SHARE = 4
+# Patch output as PatchScanner parses it, whatever the repository's configuration: no
+# external diff, textconv or color, a/ and b/ prefixes, and a header for each commit of
+# NUL, SHA, committer time and parents.
+_PATCH_OUTPUT = (
+    "--no-ext-diff",
+    "--no-textconv",
+    "--no-color",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+    "--format=%x00%H %ct %P",
+)
 _MAX_PROCESSES = 4
 _SECONDS_PER_DAY = 86400.0
 _HEX = "0123456789abcdef"
@@ -453,12 +464,7 @@ def diff_tree_args(max_size: int) -> list[str]:
         # Deleted files only have removed lines, which this pass does not scan.
         "--diff-filter=d",
         "--full-index",
-        "--no-ext-diff",
-        "--no-textconv",
-        "--no-color",
-        "--src-prefix=a/",
-        "--dst-prefix=b/",
-        "--format=%x00%H %ct %P",
+        *_PATCH_OUTPUT,
     ]
 
 
@@ -870,18 +876,7 @@ def _take_once(chunk: list[str]) -> Take:
 # Diff options of the removal pass. No core.bigFileThreshold here, so a secret removed
 # from a file over the size limit is still seen. Only changed, deleted or retyped files
 # have removed lines.
-_REMOVAL_DIFF = (
-    "-p",
-    "-U0",
-    "--no-renames",
-    "--no-ext-diff",
-    "--no-textconv",
-    "--no-color",
-    "--src-prefix=a/",
-    "--dst-prefix=b/",
-    "--format=%x00%H %ct %P",
-    "--diff-filter=MDT",
-)
+_REMOVAL_DIFF = ("-p", "-U0", "--no-renames", *_PATCH_OUTPUT, "--diff-filter=MDT")
 
 
 def _present_at_tip(
