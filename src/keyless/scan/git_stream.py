@@ -36,7 +36,7 @@ _BLOCK_SIZE = 1 << 20
 # scanner. Its stdin is small (one page), so a worker claims few commits ahead of git.
 _STDOUT_PIPE_SIZE = 1 << 20
 _STDIN_PIPE_SIZE = 4096
-# git's stdin while it holds the commits given before the scan starts: about 1,500
+# git's stdin pipe while it contains the commits given before the scan starts: about 1,500
 # commits. It shrinks back to _STDIN_PIPE_SIZE once git has read them.
 _PREFILL_PIPE_SIZE = 1 << 16
 # Seconds between attempts to shrink the stdin pipe while git reads those commits.

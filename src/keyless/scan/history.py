@@ -713,7 +713,7 @@ def _removal_candidates(
     """Return the selected commits that can have removed a secret, children first.
 
     A commit can only remove a secret that one of its ancestors contains. When the
-    selection holds every ancestor of its commits (no `^` exclusions), that ancestor
+    selection contains every ancestor of its commits (no `^` exclusions), that ancestor
     is a commit with a sighting. `order` numbers commits children first, so every
     descendant of a commit comes before it, and the commits before the oldest
     sighting are enough.
