@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from keyless import termination
 from keyless.config import Config
 from keyless.scan.detectors.registry import all_detectors
 from keyless.scan.engine import Engine
@@ -103,3 +106,36 @@ def test_cli_results_identical_on_corpus(
     assert with_filter["suppressed"] == without["suppressed"]
     assert python_search["findings"] == without["findings"]
     assert python_search["suppressed"] == without["suppressed"]
+
+
+def search_interrupted_by(handler: Callable[[int, object], None]) -> None:
+    """Search data that matches on every line while SIGALRM runs `handler` in 5 ms."""
+    prefilter = Engine(all_detectors(Config()), Config()).prefilter
+    prefilter.prepare()
+    # Each line matches, so the search calls back into Python on every line, where
+    # the signal handler runs.
+    data = b"token = 'abcdefgh12345678'\n" * 100_000
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.005)
+    try:
+        prefilter.line_hits(data)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_ctrl_c_during_search_raises_keyboard_interrupt() -> None:
+    pytest.importorskip("hyperscan")
+
+    with pytest.raises(KeyboardInterrupt):
+        search_interrupted_by(signal.default_int_handler)
+
+
+def test_sigterm_during_search_exits_with_its_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("hyperscan")
+    monkeypatch.setattr(termination, "received", None)
+
+    with pytest.raises(SystemExit) as raised:
+        search_interrupted_by(termination._raise_exit)
+
+    assert raised.value.code == 128 + signal.SIGALRM

@@ -31,6 +31,7 @@ from typing import IO, Any
 from keyless.errors import Error
 from keyless.git import GitError
 from keyless.secret import Secret
+from keyless.termination import exit_on_sigterm
 
 try:
     import fcntl
@@ -153,7 +154,7 @@ def _run_forked(
 
     # The children inherit the handler, so SIGTERM (from `kill`, `docker stop` or a CI
     # runner's timeout) stops every worker and its git, as Ctrl-C does.
-    previous = _exit_on_sigterm()
+    previous = exit_on_sigterm()
     try:
         # A child gets copies of the pipes of any git this process started already,
         # and `scan` closes them there first, so that git still sees the end of its
@@ -181,20 +182,6 @@ def _run_forked(
         counters.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-
-
-def _exit_on_sigterm() -> Any:
-    """Make SIGTERM raise SystemExit, so cleanup runs; return the previous handler.
-
-    Only the main thread can set handlers; elsewhere nothing changes and None returns.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _raise_exit)
-
-
-def _raise_exit(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
 
 
 def _fork(index: int, queue: ChunkQueue, scan: StreamScan, counters: mmap.mmap) -> tuple[int, int]:

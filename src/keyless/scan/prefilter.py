@@ -40,6 +40,7 @@ from typing import Any, Protocol
 
 from keyless.logs import logger
 from keyless.scan.detectors.base import Detector
+from keyless.termination import lost_interrupt
 
 # Search backends by name; None picks hyperscan when it imports.
 BACKENDS = ("hyperscan", "python")
@@ -278,12 +279,30 @@ class _HyperscanSearch:
         if scratch is None:
             scratch = self._local.scratch = hyperscan.Scratch(self._database)
 
-        def on_match(expression: int, start: int, end: int, flags: int, context: Any) -> None:
-            # `end` is one past the match, so `end - 1` is on the line where it ends.
-            append((end - 1, expression))
+        raised: list[BaseException] = []
 
-        if data:
+        def on_match(
+            expression: int, start: int, end: int, flags: int, context: Any
+        ) -> bool | None:
+            try:
+                # `end` is one past the match, so `end - 1` is on the line where it ends.
+                append((end - 1, expression))
+            except BaseException as exc:  # a signal handler's KeyboardInterrupt, say
+                raised.append(exc)
+                return True  # stops the scan
+            return None
+
+        if not data:
+            return found
+        try:
             self._database.scan([data], match_event_handler=on_match, scratch=scratch)
+        except hyperscan.ScanTerminated:
+            # hyperscan replaces an exception raised in the callback with ScanTerminated.
+            # Only a signal handler can raise there. One that runs as the callback starts,
+            # before its `try`, leaves nothing in `raised`.
+            if raised:
+                raise raised[0] from None
+            raise lost_interrupt() from None
         return found
 
 
