@@ -132,7 +132,10 @@ def test_workers_are_stopped_when_the_caller_fails(tmp_path: Path) -> None:
 
     def scan(take: Take, on_commits: Callable[[int], None]) -> list[str]:
         if os.getpid() != parent:
-            pid_file.write_text(str(os.getpid()))
+            # Written whole, then renamed, so the caller never reads a half-written file.
+            partial = tmp_path / "worker.pid.partial"
+            partial.write_text(str(os.getpid()))
+            partial.replace(pid_file)
             time.sleep(60)
             return []
         while not pid_file.exists():
