@@ -114,6 +114,7 @@ def search_interrupted_by(handler: Callable[[int, object], None]) -> None:
     prefilter.prepare()
     # Each line matches, so the search calls back into Python on every line, where
     # the signal handler runs.
+    # keyless: allow[generic-secret-assignment] a made-up value that every line repeats
     data = b"token = 'abcdefgh12345678'\n" * 100_000
     previous = signal.signal(signal.SIGALRM, handler)
     signal.setitimer(signal.ITIMER_REAL, 0.005)
