@@ -144,3 +144,20 @@ def test_file_named_like_option_is_refused(
     assert main(["scan", "leak.cfg", "--fail-on=never"]) == 2
     assert "is both an option and the name of an existing file" in capsys.readouterr().err
     assert main(["scan", "--", "leak.cfg", "--fail-on=never"]) == 1
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_report_to_full_stdout_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "app.env").write_text(f"TOKEN={github_token()}\n")
+    with Path("/dev/full").open("w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "keyless", "scan", str(tmp_path)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+
+    assert proc.returncode == 2
+    assert "cannot write the report to standard output" in proc.stderr
+    assert "-o FILE" in proc.stderr

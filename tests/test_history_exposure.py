@@ -221,3 +221,36 @@ def test_note_path_is_sha_with_fanout(
     assert code == 1
     finding = only_finding(document)
     assert finding["path"] == shas[0]
+
+
+def test_last_seen_removed_from_file_marked_binary(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo.write(".gitattributes", "*.env -diff\n")
+    repo.write("app.env", f"A=1\nK={github_token()}\n")
+    repo.commit("add the token")
+    repo.write("README.md", "hello\n")
+    before_removal = repo.commit("unrelated")
+    repo.write("app.env", "A=1\nK=from-the-vault\n")
+    repo.commit("remove the token")
+
+    code, document, _ = scan(repo, capsys, monkeypatch)
+
+    assert code == 1
+    finding = only_finding(document)
+    assert finding["present_at_tip"] is False
+    assert finding["last_seen"]["sha"] == before_removal
+
+
+def test_missing_baseline_fails_before_the_scan(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo.write("app.env", f"K={github_token()}\n")
+    repo.commit("add the token")
+
+    code, document, err = scan(repo, capsys, monkeypatch, "-v", "--baseline", "missing.json")
+
+    assert code == 2
+    assert document == {}
+    assert "missing.json: baseline not found" in err
+    assert "history: scanning" not in err

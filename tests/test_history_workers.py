@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -203,3 +204,13 @@ def test_many_chunks_match_one_worker(tmp_path: Path) -> None:
     assert sum(present for _, _, present in single) == 1
     assert summary(2) == single
     assert summary(4) == single
+
+
+def test_workers_fork_with_stdout_and_stderr_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Python sets sys.stdout and sys.stderr to None when those descriptors were closed.
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", None)
+
+    results = run_queued(fake_shas(300), 2, claim_all, lambda _: None)
+
+    assert sorted(sha for _, part in results for sha in part) == fake_shas(300)

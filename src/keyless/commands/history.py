@@ -46,6 +46,9 @@ def run_history(args: argparse.Namespace) -> int:
             f"--staged cannot be combined with {selection_option}{implied}",
             hint="scan staged changes and history in separate runs",
         )
+    if args.baseline and not args.update_baseline:
+        # Read now, so a missing or broken baseline fails before a long scan, not after.
+        baselines.load(Path(args.baseline))
     started = datetime.now(timezone.utc)
     root = git.toplevel(Path.cwd()) or _git_dir_root(Path.cwd())
     config = load_config(args, root)

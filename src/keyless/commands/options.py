@@ -141,9 +141,25 @@ def is_stdout(path: str | None) -> bool:
 
 
 def write_stdout(text: str) -> None:
-    """Write `text` to stdout and flush it."""
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    """Write `text` to stdout and flush it; raise UsageError when stdout cannot take it.
+
+    BrokenPipeError (the reader went away) passes through: the CLI ends quietly then.
+    """
+    if sys.stdout is None:
+        raise UsageError(
+            "cannot write the report: standard output is closed",
+            hint="write the report to a file with -o FILE",
+        )
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the report to standard output: {exc.strerror or exc}",
+            hint="write the report to a file with -o FILE",
+        ) from exc
 
 
 def check_output_file(path: str, output_name: str = "output") -> None:

@@ -250,11 +250,11 @@ def run(args: argparse.Namespace) -> int:
                 "variable; in a GitHub pull_request event `github.event.before` is empty, so "
                 "pass the base and head commits of the pull request instead",
             )
+    _check_inputs(args)
     if args.history or args.branch or args.since or args.range:
         from keyless.commands.history import run_history
 
         return run_history(args)
-    _check_inputs(args)
     started = datetime.now(timezone.utc)
     first = Path(args.paths[0]) if args.paths else Path.cwd()
     repo_root = git.toplevel(first if first.exists() else Path.cwd())

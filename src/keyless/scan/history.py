@@ -874,9 +874,10 @@ def _take_once(chunk: list[str]) -> Take:
 
 
 # Diff options of the removal pass. No core.bigFileThreshold here, so a secret removed
-# from a file over the size limit is still seen. Only changed, deleted or retyped files
-# have removed lines.
-_REMOVAL_DIFF = ("-p", "-U0", "--no-renames", *_PATCH_OUTPUT, "--diff-filter=MDT")
+# from a file over the size limit is still seen, and `--text` diffs files that
+# .gitattributes marks `-diff` or `binary`. Only changed, deleted or retyped files have
+# removed lines.
+_REMOVAL_DIFF = ("-p", "-U0", "--text", "--no-renames", *_PATCH_OUTPUT, "--diff-filter=MDT")
 
 
 def _present_at_tip(

@@ -186,8 +186,11 @@ def _run_forked(
 
 def _fork(index: int, queue: ChunkQueue, scan: StreamScan, counters: mmap.mmap) -> tuple[int, int]:
     reader, writer = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    # Flushed so the child does not write the parent's buffered output again. Either
+    # stream is None when it was closed before keyless started.
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
     pid = os.fork()
     if pid == 0:
         os.close(reader)
