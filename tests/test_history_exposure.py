@@ -254,3 +254,33 @@ def test_missing_baseline_fails_before_the_scan(
     assert document == {}
     assert "missing.json: baseline not found" in err
     assert "history: scanning" not in err
+
+
+def test_first_seen_among_many_branches(
+    repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = github_token()
+    set_date(monkeypatch, "2020-01-01T00:00:00Z")
+    repo.write("README.md", "hello\n")
+    repo.commit("start")
+    first = ""
+    for number in range(1, 11):
+        repo.git("checkout", "-q", "-b", f"b{number}", "main")
+        # b5 is the oldest; the others are a day apart after it.
+        day = 1 if number == 5 else 10 + number
+        set_date(monkeypatch, f"2020-02-{day:02d}T00:00:00Z")
+        repo.write(f"f{number}.env", f"TOKEN={token}\n")
+        sha = repo.commit(f"b{number} adds the token")
+        if number == 5:
+            first = sha
+        if number == 3:
+            # A child of b3 dated before everything: its ancestor b3 came first.
+            set_date(monkeypatch, "2019-06-01T00:00:00Z")
+            repo.write("copy.env", f"TOKEN={token}\n")
+            repo.commit("copy with a skewed clock")
+    repo.git("checkout", "-q", "main")
+
+    code, document, _ = scan(repo, capsys, monkeypatch)
+
+    assert code == 1
+    assert only_finding(document)["first_seen"]["sha"] == first

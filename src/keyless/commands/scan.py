@@ -88,7 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_jobs,
         default="auto",
         help="worker processes for large scans: a number, or auto for one per CPU "
-        "(default: auto; scans under 4 MiB always use one)",
+        "(default: auto). File scans under 4 MiB use one. History scans use at most "
+        "N, one per CPU, one per 1,000 commits and 4 in all",
     )
     parser.add_argument("--no-prefilter", action="store_true", help=argparse.SUPPRESS)
 

@@ -725,8 +725,8 @@ def _removal_candidates(
     return commits[:oldest]
 
 
-# Above this many commits adding one secret, the first is taken from topological order
-# alone, without asking git about each pair.
+# Above this many commits adding one secret, one `git rev-list` over their ancestry
+# replaces asking git about each pair.
 _MAX_ANCESTRY_CHECKS = 8
 
 
@@ -746,7 +746,8 @@ def _first_sighting(root: Path, sightings: list[Sighting], order: dict[str, int]
     if len(candidates) == 1:
         return candidates[0]
     if len(candidates) > _MAX_ANCESTRY_CHECKS:
-        return max(candidates, key=lambda s: order.get(s.commit.sha, 0))
+        earliest = _without_candidate_ancestors(root, {c.commit.sha for c in candidates})
+        return next(c for c in candidates if c.commit.sha in earliest)
     for candidate in candidates:
         position = order.get(candidate.commit.sha, 0)
         # Only a commit numbered after this one can be its ancestor.
@@ -754,6 +755,19 @@ def _first_sighting(root: Path, sightings: list[Sighting], order: dict[str, int]
         if not any(_is_ancestor(root, c.commit.sha, candidate.commit.sha) for c in older):
             return candidate
     return candidates[0]
+
+
+def _without_candidate_ancestors(root: Path, shas: set[str]) -> set[str]:
+    """Return the commits of `shas` that have no other commit of `shas` as an ancestor.
+
+    One `git rev-list --parents` lists the ancestry of all of them, parents first.
+    """
+    out = git.run(["rev-list", "--topo-order", "--reverse", "--parents", *sorted(shas), "--"], root)
+    below: dict[str, bool] = {}
+    for line in out.decode("ascii").splitlines():
+        sha, *parents = line.split()
+        below[sha] = any(parent in shas or below.get(parent, False) for parent in parents)
+    return {sha for sha in shas if not below.get(sha, False)}
 
 
 def _is_ancestor(root: Path, ancestor: str, commit: str) -> bool:
