@@ -380,6 +380,9 @@ def _added_lines(body: bytes) -> tuple[list[bytes], list[int]]:
             if match is not None:
                 columns = len(match.group(1)) - 1
                 all_added = b"+" * columns
+                # TODO: with -U0, git (2.39) can start a combined hunk's post-image range
+                # at an unchanged line it does not print, so lines added by a conflict
+                # resolution may be numbered one or more too low.
                 line_number = int(match.group(2))
             lines.append(b"")
             numbers.append(0)
