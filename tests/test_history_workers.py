@@ -214,3 +214,45 @@ def test_workers_fork_with_stdout_and_stderr_closed(monkeypatch: pytest.MonkeyPa
     results = run_queued(fake_shas(300), 2, claim_all, lambda _: None)
 
     assert sorted(sha for _, part in results for sha in part) == fake_shas(300)
+
+
+ORPHAN_SCRIPT = """
+import os, signal, sys, time
+from keyless.scan.history_workers import ChunkQueue, run_workers
+
+log = sys.argv[1]
+parent = os.getpid()
+
+
+def scan(take, on_commits):
+    if os.getpid() == parent:
+        time.sleep(0.3)
+        os.kill(parent, signal.SIGKILL)
+    with open(log, "a") as out:
+        while (chunk := take()) is not None:
+            out.write(chunk[0] + "\\n")
+            out.flush()
+            time.sleep(0.05)
+
+
+queue = ChunkQueue([f"{n:040x}" for n in range(128 * 40)], 2)
+run_workers(queue, 2, scan, lambda done: None)
+"""
+
+
+def test_worker_stops_claiming_after_parent_is_killed(tmp_path: Path) -> None:
+    log = tmp_path / "claims.log"
+    log.touch()
+    subprocess.run([sys.executable, "-c", ORPHAN_SCRIPT, str(log)], check=False, timeout=30)
+
+    # The worker goes on alone; it must stop within a chunk or two.
+    counts = [len(log.read_text().split())]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        counts.append(len(log.read_text().split()))
+        if counts[-1] == counts[-2]:
+            break
+
+    assert counts[-1] == counts[-2], "the orphaned worker kept claiming chunks"
+    assert counts[-1] < 15

@@ -48,8 +48,10 @@ _COUNTER = struct.Struct("<q")
 # Seconds between progress updates while waiting for the other workers.
 _POLL_SECONDS = 0.1
 
+# Returns a worker's next chunk of commits, or None when it should claim no more.
+Take = Callable[[], "list[str] | None"]
 # scan(take, on_commits) runs one worker's stream and returns its result.
-StreamScan = Callable[[Callable[[], "list[str] | None"], Callable[[int], None]], Any]
+StreamScan = Callable[[Take, Callable[[int], None]], Any]
 
 
 class ChunkQueue:
@@ -77,7 +79,7 @@ class ChunkQueue:
         if workers > 1 and fcntl is not None:
             self._lock_file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
 
-    def taker(self, worker: int) -> Callable[[], list[str] | None]:
+    def taker(self, worker: int) -> Take:
         """Return the `take` function of worker number `worker` (0 for the first)."""
         return functools.partial(self.take, worker)
 
@@ -191,17 +193,25 @@ def _fork(index: int, queue: ChunkQueue, scan: StreamScan, counters: mmap.mmap) 
     for stream in (sys.stdout, sys.stderr):
         if stream is not None:
             stream.flush()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:
         os.close(reader)
-        _work(index, queue, scan, counters, writer)
+        _work(index, _while_parent_lives(queue.taker(index), parent), scan, counters, writer)
     os.close(writer)
     return pid, reader
 
 
-def _work(
-    index: int, queue: ChunkQueue, scan: StreamScan, counters: mmap.mmap, writer: int
-) -> None:
+def _while_parent_lives(take: Take, parent: int) -> Take:
+    """Return `take` that claims nothing more once process `parent` has ended.
+
+    A parent killed with SIGKILL cannot stop its workers. They notice at their next
+    claim, when they have a new parent, and finish the chunk they have.
+    """
+    return lambda: take() if os.getppid() == parent else None
+
+
+def _work(index: int, take: Take, scan: StreamScan, counters: mmap.mmap, writer: int) -> None:
     """Run one worker in a forked child: scan, send the outcome, and leave at once."""
     code = 0
     done = 0
@@ -213,7 +223,7 @@ def _work(
 
     try:
         try:
-            outcome: tuple[str, Any] = ("result", scan(queue.taker(index), count))
+            outcome: tuple[str, Any] = ("result", scan(take, count))
         except Error as exc:
             outcome = ("error", (exc.message, exc.hint))
         except BaseException as exc:
