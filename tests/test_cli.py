@@ -36,7 +36,7 @@ def test_python_dash_m(repo: GitRepo) -> None:
     assert proc.stdout.startswith("keyless ")
 
 
-def test_script_runs_exit_handlers_and_keeps_the_exit_code(tmp_path: Path) -> None:
+def test_script_runs_exit_handlers(tmp_path: Path) -> None:
     program = (
         "import atexit, sys\n"
         "from keyless.cli import script\n"

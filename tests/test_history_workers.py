@@ -51,7 +51,7 @@ def claim_all(take: Take, on_commits: Callable[[int], None]) -> tuple[int, list[
     return os.getpid(), claimed
 
 
-def test_workers_take_their_own_run_then_steal_from_the_back() -> None:
+def test_workers_steal_after_own_run() -> None:
     shas = fake_shas(128 * 8)
     queue = ChunkQueue(shas, 2)
     try:
@@ -245,7 +245,7 @@ def test_worker_stops_claiming_after_parent_is_killed(tmp_path: Path) -> None:
     log.touch()
     subprocess.run([sys.executable, "-c", ORPHAN_SCRIPT, str(log)], check=False, timeout=30)
 
-    # The worker goes on alone; it must stop within a chunk or two.
+    # The worker goes on alone, and it must stop within a chunk or two.
     counts = [len(log.read_text().split())]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

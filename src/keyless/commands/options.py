@@ -141,9 +141,9 @@ def is_stdout(path: str | None) -> bool:
 
 
 def write_stdout(text: str) -> None:
-    """Write `text` to stdout and flush it; raise UsageError when stdout cannot take it.
+    """Write `text` to stdout and flush it; raise UsageError when the write fails.
 
-    BrokenPipeError (the reader went away) passes through: the CLI ends quietly then.
+    BrokenPipeError (the reader went away) passes through, so the CLI ends quietly.
     """
     if sys.stdout is None:
         raise UsageError(
