@@ -284,3 +284,41 @@ def test_first_seen_among_many_branches(
 
     assert code == 1
     assert only_finding(document)["first_seen"]["sha"] == first
+
+
+def test_sigterm_before_workers_stops_first_git(tmp_path: Path) -> None:
+    _import_placeholder_history(tmp_path / "repo", 6000)
+    command = [sys.executable, "-m", "keyless", "scan", "--history", "--jobs", "2", "-q"]
+    proc = subprocess.Popen(
+        command,
+        cwd=tmp_path / "repo",
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            children = subprocess.run(
+                ["ps", "-ww", "-o", "args=", "--ppid", str(proc.pid)],
+                check=False,
+                capture_output=True,
+                text=True,
+            ).stdout
+            # The first worker's git starts once the SIGTERM handler is in place.
+            if "diff-tree" in children:
+                break
+            time.sleep(0.005)
+        else:
+            pytest.fail("the scan started no git diff-tree")
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+
+        left = _live_processes(proc.pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    assert code == 128 + signal.SIGTERM
+    assert left == []

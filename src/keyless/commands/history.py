@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import threading
 from dataclasses import replace
@@ -21,10 +22,23 @@ from keyless.scan import baseline as baselines
 from keyless.scan import history
 from keyless.scan.sources import Skipped
 from keyless.terminal import safe_line
+from keyless.termination import exit_on_sigterm
 
 
 def run_history(args: argparse.Namespace) -> int:
-    """Scan the selected commits and report one finding per secret."""
+    """Scan the selected commits and report one finding per secret.
+
+    SIGTERM raises SystemExit meanwhile, so the git processes are stopped on the way out.
+    """
+    previous = exit_on_sigterm()
+    try:
+        return _run_history(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run_history(args: argparse.Namespace) -> int:
     from keyless.progress import Progress
 
     if args.paths:
