@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -108,9 +109,14 @@ def _live_processes(session: int) -> list[str]:
     return [line.strip() for line in out.splitlines() if " Z" not in f" {line.split()[1]}"]
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="workers are forked")
-def test_sigterm_leaves_no_worker_running(tmp_path: Path) -> None:
-    """SIGTERM, the default signal of `kill` and `docker stop`, must not orphan workers."""
+def _terminate_scan_when(
+    tmp_path: Path, ready: Callable[[list[str]], bool]
+) -> tuple[int, list[str]]:
+    """Start a two-worker history scan and send it SIGTERM once `ready` accepts its children.
+
+    `ready` gets the command line of each child process. Return the scan's exit code and
+    the processes of its session that are still alive.
+    """
     _import_placeholder_history(tmp_path / "repo", 6000)
     command = [sys.executable, "-m", "keyless", "scan", "--history", "--jobs", "2", "-q"]
     proc = subprocess.Popen(
@@ -124,24 +130,35 @@ def test_sigterm_leaves_no_worker_running(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             children = subprocess.run(
-                ["ps", "-o", "comm=", "--ppid", str(proc.pid)],
+                ["ps", "-ww", "-o", "args=", "--ppid", str(proc.pid)],
                 check=False,
                 capture_output=True,
                 text=True,
-            ).stdout.split()
-            if children.count("git") >= 1 and len(children) >= 2:
+            ).stdout.splitlines()
+            if ready(children):
                 break
-            time.sleep(0.02)
+            time.sleep(0.005)
         else:
-            pytest.fail("the scan started no worker")
+            pytest.fail("the scan never reached the expected children")
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        code = proc.wait(timeout=30)
 
         left = _live_processes(proc.pid)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    return code, left
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="workers are forked")
+def test_sigterm_leaves_no_worker_running(tmp_path: Path) -> None:
+    """SIGTERM, the default signal of `kill` and `docker stop`, must not orphan workers."""
+
+    def worker_started(children: list[str]) -> bool:
+        return len(children) >= 2 and any(child.startswith("git ") for child in children)
+
+    _, left = _terminate_scan_when(tmp_path, worker_started)
 
     assert left == []
 
@@ -287,38 +304,11 @@ def test_first_seen_among_many_branches(
 
 
 def test_sigterm_before_workers_stops_first_git(tmp_path: Path) -> None:
-    _import_placeholder_history(tmp_path / "repo", 6000)
-    command = [sys.executable, "-m", "keyless", "scan", "--history", "--jobs", "2", "-q"]
-    proc = subprocess.Popen(
-        command,
-        cwd=tmp_path / "repo",
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            children = subprocess.run(
-                ["ps", "-ww", "-o", "args=", "--ppid", str(proc.pid)],
-                check=False,
-                capture_output=True,
-                text=True,
-            ).stdout
-            # The first worker's git starts once the SIGTERM handler is in place.
-            if "diff-tree" in children:
-                break
-            time.sleep(0.005)
-        else:
-            pytest.fail("the scan started no git diff-tree")
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
+    def first_git_started(children: list[str]) -> bool:
+        # The first worker's git starts once the SIGTERM handler is in place.
+        return any("diff-tree" in child for child in children)
 
-        left = _live_processes(proc.pid)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    code, left = _terminate_scan_when(tmp_path, first_git_started)
 
     assert code == 128 + signal.SIGTERM
     assert left == []
