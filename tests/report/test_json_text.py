@@ -38,7 +38,7 @@ def test_items_below_depth_take_one_line_each() -> None:
     ]
 
 
-def test_depth_one_keeps_each_list_item_on_a_line() -> None:
+def test_depth_one_item_per_line() -> None:
     lines = json_text.dumps([{"a": {"b": 1}}, 3], depth=1).splitlines()
 
     assert lines == ["[", '  {"a": {"b": 1}},', "  3", "]"]

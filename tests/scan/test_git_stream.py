@@ -34,10 +34,10 @@ def takes(*chunks: list[str]) -> Callable[[], list[str] | None]:
     return lambda: queue.pop(0) if queue else None
 
 
-def test_prefill_larger_than_the_pipe_reaches_git_in_order(repo: GitRepo) -> None:
+def test_prefill_larger_than_stdin_pipe(repo: GitRepo) -> None:
     first = repo.commit("first")
     second = repo.commit("second")
-    # 4,000 object names are about 160 KiB: more than the stdin pipe holds at once,
+    # 4,000 object names are about 160 KiB, more than fits in the stdin pipe at once,
     # so part of the prefill waits for the feeder thread.
     prefill = [first, second] * 2000
     stream = GitStream(repo.path, ["cat-file", "--batch-check=%(objectname)"], stdin=True)
@@ -109,7 +109,7 @@ def test_cancel_before_start_stops_git_at_once(repo: GitRepo) -> None:
     assert stream.proc.returncode is not None
 
 
-def test_launch_that_is_never_scanned_is_stopped_on_close(repo: GitRepo) -> None:
+def test_unscanned_launch_stops_on_close(repo: GitRepo) -> None:
     commits = [repo.commit(f"commit {n}") for n in range(3)]
     launched = history.launch(repo.path, commits, max_size=1 << 20, workers=1)
     assert launched.first is not None
